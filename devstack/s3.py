@@ -1,0 +1,33 @@
+"""S3: moto in server mode, for raw state files and rejected rows."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from devstack.core import HOST, Service, conn_json, python_argv
+
+PORT = 15005
+REGION = "us-east-1"
+
+
+def command(service: Service) -> list[str]:
+    return python_argv("moto.server", "-H", HOST, "-p", str(service.port))
+
+
+def healthy(service: Service) -> bool:
+    with urllib.request.urlopen(f"{service.url}/moto-api/", timeout=2) as response:  # noqa: S310
+        return response.status == 200
+
+
+def env(service: Service) -> dict[str, str]:
+    return {
+        "AIRFLOW_CONN_AWS_DEFAULT": conn_json(
+            conn_type="aws",
+            login="devstack",
+            password="devstack-secret",  # noqa: S106 - moto accepts any key pair
+            extra={"endpoint_url": service.url, "region_name": REGION},
+        ),
+    }
+
+
+SERVICE = Service(name="s3", port=PORT, command=command, healthy=healthy, env=env)
