@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         for service in chosen:
             state = "up" if service.is_up() else "down"
             pid = service.pid()
-            print(f"{service.name:<14} {state:<5} {service.url}" + (f"  (pid {pid})" if pid else ""))
+            suffix = f"  (pid {pid})" if pid else ""
+            print(f"{service.name:<14} {state:<5} {service.url}{suffix}")
         print(f"connections: {ENV_FILE}")
     return 0
 

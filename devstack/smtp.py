@@ -44,12 +44,9 @@ def messages(maildir: Path = MAILDIR) -> list[EmailMessage]:
     if not maildir.exists():
         return []
     box = mailbox.Maildir(maildir, create=False)
-    parsed = []
-    for key in box.keys():
-        path = Path(box._lookup(key))  # noqa: SLF001 - the stdlib exposes no public path accessor
-        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-        parsed.append((path.stat().st_mtime_ns, msg))
-    return [msg for _, msg in sorted(parsed, key=lambda item: item[0])]
+    parser = BytesParser(policy=policy.default)
+    # Maildir keys start with the delivery time, so sorting them orders messages by arrival.
+    return [parser.parsebytes(box.get_bytes(key)) for key in sorted(box.keys())]
 
 
 def clear(maildir: Path = MAILDIR) -> None:

@@ -1,0 +1,1 @@
+"""Precinct: hooks, operators and pipeline logic for campaign data teams on Airflow 3."""

@@ -1,0 +1,28 @@
+"""Default arguments every Precinct DAG uses, enforced by tests/dags/test_dag_integrity.py.
+
+Two retries with exponential backoff absorb the transient API failures campaign data lives with
+(429s, flaky VPNs); the failure callback e-mails operators once, after the final try.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from precinct.notifications import notify_failure
+
+OWNER = "precinct"
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    "on_failure_callback": notify_failure,
+}
+
+
+def default_args(**overrides: Any) -> dict[str, Any]:
+    """A fresh copy of the defaults with a DAG's own overrides (never mutate the shared dict)."""
+    return {**DEFAULT_ARGS, **overrides}

@@ -1,0 +1,55 @@
+"""Every DAG follows the project's contract (DESIGN.md): the rules operators rely on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from precinct.dag_defaults import OWNER
+from precinct.notifications import notify_failure
+from tests.dags.dag_files import DAGS_DIR, FIXTURE_DAGS_DIR, dag_files
+
+
+def _bag(folder) -> DagBag:
+    return DagBag(dag_folder=folder, bundle_path=folder)
+
+
+BAGS = {folder: _bag(folder) for folder in (DAGS_DIR, FIXTURE_DAGS_DIR) if folder.exists()}
+DAGS = [dag for bag in BAGS.values() for dag in bag.dags.values()]
+
+
+def test_there_is_something_to_check():
+    assert dag_files(), "no DAG files found"
+    assert DAGS, "no DAGs were loaded"
+
+
+@pytest.mark.parametrize("folder", list(BAGS), ids=lambda f: f.name)
+def test_no_import_errors(folder):
+    assert BAGS[folder].import_errors == {}
+
+
+@pytest.mark.parametrize("dag", DAGS, ids=lambda d: d.dag_id)
+class TestDagContract:
+    def test_dag_level(self, dag):
+        assert dag.catchup is False
+        assert dag.tags, "tags are required"
+        assert dag.doc_md and len(dag.doc_md.strip()) > 40, "doc_md=__doc__ with a real docstring"
+        assert dag.owner == OWNER
+
+    def test_every_task_retries_with_backoff_and_alerts(self, dag):
+        for task in dag.tasks:
+            where = f"{dag.dag_id}.{task.task_id}"
+            assert task.retries >= 2 or dag.dag_id == "precinct_failure_probe", where
+            assert task.retry_exponential_backoff, f"{where}: exponential backoff"
+            assert task.max_retry_delay is not None and task.max_retry_delay <= timedelta(hours=1)
+            callbacks = task.on_failure_callback
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert notify_failure in callbacks, f"{where}: on_failure_callback"
+
+    def test_every_param_has_title_and_description(self, dag):
+        for key in dag.params:
+            param = dag.params.get_param(key)
+            assert param.schema.get("title"), f"{dag.dag_id} param {key!r} has no title"
+            assert param.description, f"{dag.dag_id} param {key!r} has no description"
