@@ -23,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("PRECINCT_DEVSTACK_DIR", REPO_ROOT / ".devstack"))
 ENV_FILE = STATE_DIR / "airflow.env"
 HOST = "127.0.0.1"
+# Shift every stand-in's port, to run a second devstack beside one that is already up.
+PORT_OFFSET = int(os.environ.get("PRECINCT_DEVSTACK_PORT_OFFSET", "0"))
 
 # Variables every devstack session exports besides the connections.
 BASE_ENV = {
@@ -49,6 +51,9 @@ class Service:
     stop_signal: int = signal.SIGTERM
     start_timeout: float = 30.0
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.port += PORT_OFFSET
 
     @property
     def dir(self) -> Path:

@@ -104,8 +104,9 @@ def command(service: Service) -> list[str]:
     ]
 
 
-def dsn(database: str = "postgres", port: int = PORT) -> str:
-    return f"postgresql://{SUPERUSER}@{HOST}:{port}/{database}"
+def dsn(database: str = "postgres", port: int | None = None) -> str:
+    """A libpq URL for one of devstack's databases (trust auth on loopback: no password)."""
+    return f"postgresql://{SUPERUSER}@{HOST}:{port or SERVICE.port}/{database}"
 
 
 def healthy(service: Service) -> bool:

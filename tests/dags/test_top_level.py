@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack import s3
 from tests.dags.dag_files import dag_files
 from tests.support import airflow_env
 
@@ -42,7 +43,7 @@ def test_the_check_catches_top_level_io(tmp_path, devstack_env):
         "from datetime import datetime\n"
         "import urllib.request\n"
         "from airflow.sdk import DAG\n"
-        "urllib.request.urlopen('http://127.0.0.1:15005/moto-api/', timeout=5)\n"
+        f"urllib.request.urlopen('{s3.SERVICE.url}/moto-api/', timeout=5)\n"
         "with DAG('bad', schedule=None, start_date=datetime(2026, 1, 1)):\n"
         "    pass\n"
     )
