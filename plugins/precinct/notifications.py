@@ -5,29 +5,30 @@ went wrong, where the log is) and nothing that leaks: the exception's first line
 secrets and no task data is included. Retries do not e-mail: the callback is attached per task
 (`on_failure_callback`, via `precinct.dag_defaults`), which Airflow calls only after the last try.
 
+Imports are deferred into the functions: every DAG file imports this module (through
+`precinct.dag_defaults`) at parse time, and the dag-processor pays for each import on every parse.
+
 The callback never raises: a broken mail setup must not hide the original failure, so problems
 are logged as warnings instead.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-from precinct.scrub import first_line, scrub
 
 log = logging.getLogger(__name__)
 
 ALERT_EMAILS_VARIABLE = "precinct_alert_emails"
 SMTP_CONN_ID = "smtp_default"
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+_EMAIL = r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$"
 
 
 def alert_recipients() -> list[str]:
     """Addresses from the `precinct_alert_emails` Variable, read now (never at parse time)."""
+    import re
+
     from airflow.sdk import Variable
 
     raw = Variable.get(ALERT_EMAILS_VARIABLE, default=None) or ""
@@ -35,7 +36,7 @@ def alert_recipients() -> list[str]:
     for item in raw.split(","):
         address = item.strip()
         if address:
-            (recipients if _EMAIL.match(address) else rejected).append(address)
+            (recipients if re.match(_EMAIL, address) else rejected).append(address)
     if rejected:
         log.warning(
             "Ignoring %d malformed address(es) in Variable %s", len(rejected), ALERT_EMAILS_VARIABLE
@@ -69,6 +70,8 @@ def send_alert(subject: str, lines: Mapping[str, Any] | Iterable[str]) -> bool:
 
 def failure_message(context: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
     """Subject and fields of the failure e-mail for a task's final failure."""
+    from precinct.scrub import first_line, scrub
+
     ti = context["ti"]
     exception = context.get("exception")
     task = context.get("task")
@@ -102,6 +105,8 @@ def notify_failure(context: Mapping[str, Any]) -> None:
 
 
 def _render(subject: str, lines: Mapping[str, Any] | Iterable[str]) -> str:
+    import html
+
     if isinstance(lines, Mapping):
         rows = "".join(
             f"<tr><th align='left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
