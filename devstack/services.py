@@ -5,13 +5,14 @@ A pipeline's stand-in plugs in by adding its module's SERVICE here.
 
 from __future__ import annotations
 
-from devstack import postgres, s3, smtp
+from devstack import elasticsearch, postgres, s3, smtp
 from devstack.core import Service
 
 SERVICES: list[Service] = [
     postgres.SERVICE,
     smtp.SERVICE,
     s3.SERVICE,
+    elasticsearch.SERVICE,
 ]
 
 

@@ -1,0 +1,1 @@
+"""Airflow hooks for the services Precinct talks to, one module per service."""
