@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("PRECINCT_DEVSTACK_DIR", REPO_ROOT / ".devstack"))
@@ -114,7 +115,7 @@ class Service:
                 env=env,
                 cwd=self.dir,
                 start_new_session=True,  # own process group: `down` stops it and its children
-                user=self.run_as(self),
+                **as_user(self.run_as(self)),
             )
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + self.start_timeout
@@ -204,6 +205,20 @@ def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
         key, raw = line.split("=", 1)
         values[key] = shlex.split(raw)[0] if raw else ""
     return values
+
+
+def as_user(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that run a child as `user` with that user's own groups only.
+
+    Dropping just the uid would leave the child in root's group, and a 0701 folder owned by root
+    (what mktemp makes) would then refuse it through its group bits.
+    """
+    if not user:
+        return {}
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def conn_json(**fields: object) -> str:

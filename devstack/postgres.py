@@ -16,7 +16,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from devstack.core import HOST, DevstackError, Service, conn_json
+from devstack.core import HOST, DevstackError, Service, as_user, conn_json
 
 PORT = 54329
 SUPERUSER = "postgres"
@@ -85,7 +85,7 @@ def prepare(service: Service) -> None:
         str(bin_dir() / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
         "--encoding=UTF8", "--locale=C", "--no-sync",
     ]
-    result = subprocess.run(argv, capture_output=True, text=True, user=owner, check=False)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, **as_user(owner))
     if result.returncode != 0:
         raise DevstackError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
