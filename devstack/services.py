@@ -5,7 +5,7 @@ A pipeline's stand-in plugs in by adding its module's SERVICE here.
 
 from __future__ import annotations
 
-from devstack import elasticsearch, postgres, s3, smtp
+from devstack import elasticsearch, postgres, s3, sheets, smtp
 from devstack.core import Service
 
 SERVICES: list[Service] = [
@@ -13,6 +13,7 @@ SERVICES: list[Service] = [
     smtp.SERVICE,
     s3.SERVICE,
     elasticsearch.SERVICE,
+    sheets.SERVICE,
 ]
 
 
