@@ -30,4 +30,13 @@ def env(service: Service) -> dict[str, str]:
     }
 
 
-SERVICE = Service(name="s3", port=PORT, command=command, healthy=healthy, env=env)
+def seed(service: Service) -> None:
+    """moto keeps objects in memory: put the pipelines' raw files back each time it starts."""
+    from devstack.finance_data import seed_s3
+
+    seed_s3(service)
+
+
+SERVICE = Service(
+    name="s3", port=PORT, command=command, healthy=healthy, env=env, after_start=seed
+)

@@ -6,6 +6,7 @@ Two retries with exponential backoff absorb the transient API failures campaign 
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -13,12 +14,16 @@ from precinct.notifications import notify_failure
 
 OWNER = "precinct"
 
+# Tests and the local demo shorten the waits between tries (an environment variable, read at
+# parse time like any setting: no I/O). Production leaves it unset.
+_RETRY_DELAY = float(os.environ.get("PRECINCT_RETRY_DELAY_SECONDS", "120"))
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": timedelta(seconds=_RETRY_DELAY),
     "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=30),
+    "max_retry_delay": timedelta(seconds=max(_RETRY_DELAY, 1) * 15),
     "on_failure_callback": notify_failure,
 }
 

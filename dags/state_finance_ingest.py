@@ -1,0 +1,125 @@
+"""
+### State campaign-finance ingest → Elasticsearch
+
+Every day (and on demand from the form), each selected state's bulk campaign-finance files are
+standardised by that state's ingestor (`plugins/precinct/finance/`), loaded into a fresh index
+`{state}_contributions_{UTC timestamp}` (and `{state}_reports_...`), verified, and only then
+promoted behind the aliases `{state}_contributions` / `{state}_reports` in one atomic call.
+Searchers never see partial data; a failed or refused load leaves the old index live.
+
+Per state (mapped: one state failing does not stop the others):
+
+1. every required file must exist and be readable, before any index is created;
+2. working indices left by earlier failed runs are deleted;
+3. the new indices are created tuned for bulk loading (no replicas, refresh off) and restored after;
+4. documents stream through the bulk helpers; rejected rows go with their reason to
+   `rejects/{state}/{run_id}.csv` under the rejects location, and above the maximum rejected
+   share the state fails before promotion;
+5. the index must hold exactly the documents produced;
+6. a new index under 90% of the live alias's documents is not promoted unless forced, and the
+   operators are e-mailed;
+7. the aliases move atomically; older indices beyond "indices to keep" are deleted (never the
+   live one);
+8. an Asset per alias (`elasticsearch://elasticsearch_default/{alias}`) is updated, through the
+   asset alias `state_finance_promoted`, so downstream DAGs can be scheduled on it.
+
+Connections: `elasticsearch_default`, `aws_default` (S3 sources and rejects). Adding a state: see
+the README.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Param
+from airflow.sdk.definitions.decorators import task
+
+from precinct.dag_defaults import default_args
+from precinct.finance.registry import registered_states
+from precinct.operators.finance import StateFinanceIngestOperator
+
+STATES = registered_states()
+
+with DAG(
+    dag_id="state_finance_ingest",
+    schedule="0 5 * * *",  # 05:00 in the campaign timezone (airflow.cfg default_timezone)
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["precinct", "campaign-finance", "elasticsearch"],
+    doc_md=__doc__,
+    render_template_as_native_obj=True,
+    params={
+        "states": Param(
+            STATES,
+            type="array",
+            items={"type": "string", "enum": STATES},
+            examples=STATES,
+            minItems=1,
+            title="States",
+            description="Which registered states to ingest; each runs as its own mapped task.",
+        ),
+        "source": Param(
+            "s3://precinct-finance/raw",
+            type="string",
+            pattern=r"^(file|s3)://\S+$",
+            title="Source location",
+            description="Base URL of the raw files (file:// or s3://); each state's files are "
+            "under {source}/{state}/. The default is the devstack S3 bucket.",
+        ),
+        "rejects_location": Param(
+            "s3://precinct-finance",
+            type="string",
+            pattern=r"^(file|s3)://\S+$",
+            title="Rejects location",
+            description="Base URL where rejected rows are written as "
+            "rejects/{state}/{run_id}.csv, with the reason for each row.",
+        ),
+        "max_rejected_share": Param(
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Maximum rejected share",
+            description="A state whose rejected rows exceed this share of its in-scope rows "
+            "fails before promotion (0.05 = 5%).",
+        ),
+        "force_promotion": Param(
+            False,
+            type="boolean",
+            title="Force promotion",
+            description="Promote even if the new index holds under 90% of the live alias's "
+            "documents (use after checking a legitimately smaller file).",
+        ),
+        "keep_indices": Param(
+            2,
+            type="integer",
+            minimum=1,
+            title="Indices to keep",
+            description="Indices kept per alias, the live one included; older ones are deleted.",
+        ),
+    },
+) as dag:
+
+    @task
+    def selected_states(params: dict | None = None) -> list[str]:
+        """The states to map over: validated against the registry, duplicates dropped."""
+        from precinct.finance.registry import get_ingestor
+
+        chosen = list(dict.fromkeys(s.strip().lower() for s in (params or {}).get("states", [])))
+        if not chosen:
+            raise ValueError("Param 'states' is empty: choose at least one state")
+        for state in chosen:
+            get_ingestor(state)  # raises, naming the registered states
+        return chosen
+
+    StateFinanceIngestOperator.partial(
+        task_id="ingest_state",
+        source="{{ params.source }}",
+        rejects_location="{{ params.rejects_location }}",
+        max_rejected_share="{{ params.max_rejected_share }}",
+        force_promotion="{{ params.force_promotion }}",
+        keep_indices="{{ params.keep_indices }}",
+        map_index_template="{{ task.state }}",
+    ).expand(state=selected_states())

@@ -1,0 +1,1 @@
+"""Operators: one job each, templated, idempotent."""
