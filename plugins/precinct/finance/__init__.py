@@ -1,5 +1,8 @@
 """State campaign-finance ingestors: bulk files in, standardised documents out.
 
+Names are loaded on first use (PEP 562): the DAG file imports `precinct.finance.registry` at
+parse time, and the dag-processor should not pay for the parsers there.
+
 No Airflow here: the DAG's operator picks an ingestor from the registry, hands it a `Source`,
 and streams `records()` into Elasticsearch with the index bodies from `mappings`. Typical use::
 
@@ -14,44 +17,38 @@ and streams `records()` into Elasticsearch with the index bodies from `mappings`
 
 from __future__ import annotations
 
-from precinct.finance.base import IngestStats, StateIngestor
-from precinct.finance.errors import (
-    LayoutError,
-    MissingSourceFile,
-    SourceError,
-    UnreadableSourceFile,
-)
-from precinct.finance.mappings import contributions_index_body, index_body, reports_index_body
-from precinct.finance.models import (
-    REJECT_REASONS,
-    Candidate,
-    ContributionDoc,
-    Document,
-    Reject,
-    ReportDoc,
-)
-from precinct.finance.registry import INGESTORS, get_ingestor, registered_states
-from precinct.finance.source import LocalSource, Source
+import importlib
+from typing import Any
 
-__all__ = [
-    "INGESTORS",
-    "REJECT_REASONS",
-    "Candidate",
-    "ContributionDoc",
-    "Document",
-    "IngestStats",
-    "LayoutError",
-    "LocalSource",
-    "MissingSourceFile",
-    "Reject",
-    "ReportDoc",
-    "Source",
-    "SourceError",
-    "StateIngestor",
-    "UnreadableSourceFile",
-    "contributions_index_body",
-    "get_ingestor",
-    "index_body",
-    "registered_states",
-    "reports_index_body",
-]
+_EXPORTS: dict[str, str] = {
+    "INGESTORS": "precinct.finance.registry",
+    "REJECT_REASONS": "precinct.finance.models",
+    "Candidate": "precinct.finance.models",
+    "ContributionDoc": "precinct.finance.models",
+    "Document": "precinct.finance.models",
+    "IngestStats": "precinct.finance.base",
+    "LayoutError": "precinct.finance.errors",
+    "LocalSource": "precinct.finance.source",
+    "MissingSourceFile": "precinct.finance.errors",
+    "Reject": "precinct.finance.models",
+    "ReportDoc": "precinct.finance.models",
+    "Source": "precinct.finance.source",
+    "SourceError": "precinct.finance.errors",
+    "StateIngestor": "precinct.finance.base",
+    "UnreadableSourceFile": "precinct.finance.errors",
+    "contributions_index_body": "precinct.finance.mappings",
+    "get_ingestor": "precinct.finance.registry",
+    "index_body": "precinct.finance.mappings",
+    "registered_states": "precinct.finance.registry",
+    "reports_index_body": "precinct.finance.mappings",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), name)

@@ -6,13 +6,17 @@ DAG's state multi-select and the operator read this mapping, so nothing else cha
 
 from __future__ import annotations
 
-from precinct.finance.base import StateIngestor
-from precinct.finance.michigan import MichiganIngestor
-from precinct.finance.texas import TexasIngestor
+import importlib
+from typing import TYPE_CHECKING
 
-INGESTORS: dict[str, type[StateIngestor]] = {
-    TexasIngestor.state: TexasIngestor,
-    MichiganIngestor.state: MichiganIngestor,
+if TYPE_CHECKING:
+    from precinct.finance.base import StateIngestor
+
+# state -> "module:Class". Import paths, not classes: the DAG file lists the states at parse
+# time, and the parsers are imported only by the task that runs one.
+INGESTORS: dict[str, str] = {
+    "tx": "precinct.finance.texas:TexasIngestor",
+    "mi": "precinct.finance.michigan:MichiganIngestor",
 }
 
 
@@ -25,8 +29,10 @@ def get_ingestor(state: str) -> type[StateIngestor]:
     """The ingestor class for `state` (case-insensitive postal code)."""
     key = state.strip().lower() if isinstance(state, str) else state
     try:
-        return INGESTORS[key]
+        target = INGESTORS[key]
     except (KeyError, TypeError):
         raise ValueError(
             f"unknown state {state!r}; registered states: {', '.join(registered_states())}"
         ) from None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)

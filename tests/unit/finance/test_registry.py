@@ -35,7 +35,9 @@ def test_unknown_state_names_it_and_the_known_ones() -> None:
 
 
 def test_every_registered_class_is_a_complete_ingestor() -> None:
-    for state, cls in INGESTORS.items():
+    assert set(INGESTORS) == set(registered_states())
+    for state in registered_states():
+        cls = get_ingestor(state)
         assert issubclass(cls, StateIngestor)
         assert cls.state == state and state.islower() and len(state) == 2
         assert cls.name
@@ -43,7 +45,8 @@ def test_every_registered_class_is_a_complete_ingestor() -> None:
 
 
 def test_records_is_a_generator_for_every_state(tmp_path: Path) -> None:
-    for cls in INGESTORS.values():
+    for state in registered_states():
+        cls = get_ingestor(state)
         assert inspect.isgenerator(cls().records(LocalSource(tmp_path)))
 
 
