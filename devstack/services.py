@@ -5,7 +5,7 @@ A pipeline's stand-in plugs in by adding its module's SERVICE here.
 
 from __future__ import annotations
 
-from devstack import elasticsearch, postgres, s3, sheets, smtp
+from devstack import elasticsearch, postgres, s3, sheets, smtp, van
 from devstack.core import Service
 
 SERVICES: list[Service] = [
@@ -14,6 +14,7 @@ SERVICES: list[Service] = [
     s3.SERVICE,
     elasticsearch.SERVICE,
     sheets.SERVICE,
+    van.SERVICE,
 ]
 
 
