@@ -221,6 +221,19 @@ def as_user(user: str | None) -> dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
+def http_ok(path: str) -> Callable[[Service], bool]:
+    """A health check: GET `path` on the service answers 200 (a stand-in's health endpoint)."""
+
+    def check(service: Service) -> bool:
+        import urllib.request
+
+        url = f"{service.url}{path}"
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+            return response.status == 200
+
+    return check
+
+
 def conn_json(**fields: object) -> str:
     """An Airflow connection in the JSON form AIRFLOW_CONN_* variables accept."""
     return json.dumps({k: v for k, v in fields.items() if v is not None})

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import urllib.request
-
-from devstack.core import HOST, Service, conn_json, python_argv
+from devstack.core import HOST, Service, conn_json, http_ok, python_argv
 
 PORT = 15005
 REGION = "us-east-1"
@@ -12,11 +10,6 @@ REGION = "us-east-1"
 
 def command(service: Service) -> list[str]:
     return python_argv("moto.server", "-H", HOST, "-p", str(service.port))
-
-
-def healthy(service: Service) -> bool:
-    with urllib.request.urlopen(f"{service.url}/moto-api/", timeout=2) as response:  # noqa: S310
-        return response.status == 200
 
 
 def env(service: Service) -> dict[str, str]:
@@ -38,5 +31,5 @@ def seed(service: Service) -> None:
 
 
 SERVICE = Service(
-    name="s3", port=PORT, command=command, healthy=healthy, env=env, after_start=seed
+    name="s3", port=PORT, command=command, healthy=http_ok("/moto-api/"), env=env, after_start=seed
 )

@@ -10,7 +10,7 @@ import json
 import urllib.request
 from typing import Any
 
-from devstack.core import HOST, Service, conn_json, python_argv
+from devstack.core import HOST, Service, conn_json, http_ok, python_argv
 from devstack.sheets import DEMO_SPREADSHEET_ID
 
 PORT = 18082
@@ -21,11 +21,6 @@ MODE = 1  # MyCampaign
 
 def command(service: Service) -> list[str]:
     return python_argv("devstack.van_standin", "--host", HOST, "--port", str(service.port))
-
-
-def healthy(service: Service) -> bool:
-    with urllib.request.urlopen(f"{service.url}/__admin/health", timeout=2) as response:  # noqa: S310
-        return response.status == 200
 
 
 def env(service: Service) -> dict[str, str]:
@@ -59,7 +54,7 @@ SERVICE = Service(
     name="van",
     port=PORT,
     command=command,
-    healthy=healthy,
+    healthy=http_ok("/__admin/health"),
     env=env,
     extra_env={"VAN_STANDIN_APP": APP_NAME, "VAN_STANDIN_KEY": API_KEY},
 )

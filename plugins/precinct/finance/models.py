@@ -95,17 +95,8 @@ class ContributionDoc:
 
     def to_source(self) -> dict[str, Any]:
         """The Elasticsearch `_source` (see `mappings.contributions_index_body`)."""
-        source: dict[str, Any] = {"file": self.source_file, "line": self.source_line}
-        for key, value in self.source_extra.items():
-            source[key] = value or None
         return {
-            "state": self.state,
-            "filer": {
-                "id": self.filer_id,
-                "type": self.filer_type or None,
-                "name": self.filer_name or None,
-            },
-            "candidate": self.candidate.to_source(),
+            **_recipient_fields(self),
             "contribution_id": self.contribution_id,
             "contribution_date": self.contribution_date,
             "amount": self.amount,
@@ -120,7 +111,7 @@ class ContributionDoc:
                 "occupation": self.contributor_occupation or None,
                 "job_title": self.contributor_job_title or None,
             },
-            "source": source,
+            "source": _source_fields(self),
         }
 
 
@@ -150,17 +141,8 @@ class ReportDoc:
 
     def to_source(self) -> dict[str, Any]:
         """The Elasticsearch `_source` (see `mappings.reports_index_body`)."""
-        source: dict[str, Any] = {"file": self.source_file, "line": self.source_line}
-        for key, value in self.source_extra.items():
-            source[key] = value or None
         return {
-            "state": self.state,
-            "filer": {
-                "id": self.filer_id,
-                "type": self.filer_type or None,
-                "name": self.filer_name or None,
-            },
-            "candidate": self.candidate.to_source(),
+            **_recipient_fields(self),
             "report_id": self.report_id,
             "type": self.type or None,
             "period_start": self.period_start,
@@ -169,11 +151,32 @@ class ReportDoc:
             "contributions": self.contributions,
             "expenditures": self.expenditures,
             "ending_balance": self.ending_balance,
-            "source": source,
+            "source": _source_fields(self),
         }
 
 
 Document = ContributionDoc | ReportDoc
+
+
+def _recipient_fields(doc: Document) -> dict[str, Any]:
+    """The fields both document kinds share: who received the money (filer and candidate)."""
+    return {
+        "state": doc.state,
+        "filer": {
+            "id": doc.filer_id,
+            "type": doc.filer_type or None,
+            "name": doc.filer_name or None,
+        },
+        "candidate": doc.candidate.to_source(),
+    }
+
+
+def _source_fields(doc: Document) -> dict[str, Any]:
+    """Where the document came from, plus the state's extra raw fields worth keeping."""
+    source: dict[str, Any] = {"file": doc.source_file, "line": doc.source_line}
+    for key, value in doc.source_extra.items():
+        source[key] = value or None
+    return source
 
 
 @dataclass(slots=True, frozen=True)
