@@ -30,7 +30,6 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param
 from airflow.sdk.definitions.decorators import task
 
 from precinct.dag_defaults import default_args
-from precinct.operators import tracker
 from precinct.tracker.dates import CAMPAIGN_TIMEZONE
 
 with DAG(
@@ -83,12 +82,17 @@ with DAG(
     },
 ):
 
+    # The task bodies import the tracker code (psycopg, requests) when they run, not at parse time.
     @task
     def apply_schema() -> None:
+        from precinct.operators import tracker
+
         tracker.apply_schema_task()
 
     @task
     def sync_and_reset(params=None, logical_date=None, dag_run=None, run_id=None) -> dict:
+        from precinct.operators import tracker
+
         when = logical_date or getattr(dag_run, "run_after", None)
         return tracker.sync_and_reset_task(
             params=params, logical_date=when, run_id=run_id, tz=CAMPAIGN_TIMEZONE
@@ -96,6 +100,8 @@ with DAG(
 
     @task
     def export_doors_knocked(counts: dict, params=None) -> dict:
+        from precinct.operators import tracker
+
         return tracker.export_doors_knocked_task(counts=counts, params=params)
 
     counts = sync_and_reset()
