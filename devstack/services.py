@@ -5,11 +5,12 @@ A pipeline's stand-in plugs in by adding its module's SERVICE here.
 
 from __future__ import annotations
 
-from devstack import elasticsearch, postgres, s3, sheets, smtp, van
+from devstack import civis, elasticsearch, postgres, s3, sheets, smtp, van
 from devstack.core import Service
 
 SERVICES: list[Service] = [
     postgres.SERVICE,
+    civis.SERVICE,
     smtp.SERVICE,
     s3.SERVICE,
     elasticsearch.SERVICE,

@@ -1,0 +1,1 @@
+"""Deferrable triggers (long external runs), one module per service."""
