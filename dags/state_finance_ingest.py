@@ -36,7 +36,7 @@ from airflow.sdk.definitions.decorators import task
 
 from precinct.dag_defaults import default_args
 from precinct.finance.registry import registered_states
-from precinct.operators.finance import StateFinanceIngestOperator
+from precinct.operators.finance import PROMOTED_ALIASES, StateFinanceIngestOperator
 
 STATES = registered_states()
 
@@ -121,5 +121,8 @@ with DAG(
         max_rejected_share="{{ params.max_rejected_share }}",
         force_promotion="{{ params.force_promotion }}",
         keep_indices="{{ params.keep_indices }}",
+        # Explicit: partial() fills `outlets` with [] itself, so the operator's default never
+        # applies to a mapped task and the Asset events would be dropped.
+        outlets=[PROMOTED_ALIASES],
         map_index_template="{{ task.state }}",
     ).expand(state=selected_states())
