@@ -24,6 +24,7 @@ DAGS_DIR = REPO_ROOT / "dags"
 SUMMARIES: dict[str, str] = {
     "shift_reset": "devstack.demo_shift_reset:summary",
     "state_finance_ingest": "devstack.demo_finance:summary",
+    "voterfile_match": "devstack.demo_voterfile:summary",
 }
 
 

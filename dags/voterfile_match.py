@@ -1,0 +1,200 @@
+"""
+### voterfile_match: match a list to the voterfile with Civis Data Match
+
+Started by hand from the form. Matches any list in the Civis database (event sign-ups, petition
+signers, donors) to the voterfile, the way the data team does it:
+
+1. **validate**: every table and column named in the form is checked (pattern, then existence
+   in the input table) before any SQL runs; a bad one fails here, naming the field.
+2. **stage_universe**: input rows never matched, or matched below the rematch threshold (good
+   matches are not re-sent).
+3. **match_pass_1** (Civis Data Match) and **dedupe_pass_1**: one best match per source id,
+   preferring an "extra match" (same state, same first three letters of the first name, same
+   last name), then the score; kept when score >= cutoff or extra match.
+4. **plan_cass_chunks**, **cass_ncoa** (one mapped task per chunk of at most 250,000 rows),
+   **coalesce_and_recover**: standardised/forwarding addresses over the input's, names recovered
+   ("A and B", `first.last@` e-mails, the full name typed in the first-name field).
+5. **match_pass_2** and **dedupe_pass_2** on the rest.
+6. **qa**: counts per stage and the match rate (logged and returned).
+7. **publish**: appends to `{output}_all_matches` (history, never dropped) and rebuilds
+   `{output}`, one best row per source id. Below the match-rate floor it is skipped and the
+   operators are e-mailed.
+8. **drop_staging**: drops every `{output}__stg_*` table, whether the run succeeded or not.
+
+The defaults match the seeded devstack list. See docs/voterfile_match.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Param
+from airflow.sdk.definitions.decorators import task
+
+from precinct.dag_defaults import default_args
+
+
+def _column(default: str | None, title: str, what: str) -> Param:
+    return Param(default, type=["null", "string"], title=title,
+                 description=f"Input column holding {what}. Blank: not used.")
+
+
+with DAG(
+    dag_id="voterfile_match",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["civis", "voterfile", "data-match"],
+    doc_md=__doc__,
+    params={
+        "input_table": Param("demo.voterfile_signups", type="string", title="Input table",
+                             description="The list to match, as schema.table in the Civis "
+                             "database."),
+        "primary_key": Param("id", type="string", title="Primary key column",
+                             description="The input column that identifies a row (the source "
+                             "id)."),
+        "first_name_column": _column("first_name", "First name column", "the first name"),
+        "middle_name_column": _column("middle_name", "Middle name column", "the middle name"),
+        "last_name_column": _column("last_name", "Last name column", "the last name"),
+        "phone_column": _column("phone", "Phone column", "the phone number"),
+        "email_column": _column("email", "E-mail column", "the e-mail address"),
+        "full_address_column": _column("address", "Full address column",
+                                       "the street address (house number and street); leave "
+                                       "blank to use house number + street"),
+        "house_number_column": _column(None, "House number column", "the house number"),
+        "street_column": _column(None, "Street column", "the street name"),
+        "unit_column": _column("unit", "Unit column", "the apartment or unit"),
+        "city_column": _column("city", "City column", "the city"),
+        "state_column": _column("state", "State column", "the two-letter state code"),
+        "zip_column": _column("zip", "ZIP column", "the ZIP code"),
+        "birth_date_column": _column("birth_date", "Birth date column",
+                                     "the birth date (YYYY-MM-DD); or use year/month/day"),
+        "birth_year_column": _column(None, "Birth year column", "the birth year"),
+        "birth_month_column": _column(None, "Birth month column", "the birth month"),
+        "birth_day_column": _column(None, "Birth day column", "the birth day of the month"),
+        "gender_column": _column("gender", "Gender column", "the gender"),
+        "output_table": Param("demo.voterfile_signups_matched", type="string",
+                              title="Output table",
+                              description="schema.table for the best match per source id "
+                              "(rebuilt); {output}_all_matches keeps every run's matches."),
+        "match_target": Param(1, type="integer", minimum=1, title="Match target",
+                              description="The Civis Data Match target id (the voterfile to "
+                              "match to). devstack: 1."),
+        "voterfile_table": Param("public.voterfile", type="string", title="Voterfile table",
+                                 description="schema.table of the match target's people (state, "
+                                 "first and last name), read for the extra-match rule."),
+        "max_matches": Param(3, type="integer", minimum=1, maximum=10,
+                             title="Max matches per id",
+                             description="Candidates Data Match returns per source id."),
+        "rematch_threshold": Param(0.6, type="number", minimum=0, maximum=1,
+                                   title="Rematch threshold",
+                                   description="Rows already matched with at least this score "
+                                   "are not sent again."),
+        "cutoff": Param(0.4, type="number", minimum=0, maximum=1, title="Cutoff",
+                        description="Keep a match with at least this score (or an extra "
+                        "match)."),
+        "cass_ncoa": Param(True, type="boolean", title="CASS/NCOA",
+                           description="Standardise and forward (NCOA) the addresses of the "
+                           "rows the first pass did not match, before the second pass."),
+        "match_rate_floor": Param(0.5, type="number", minimum=0, maximum=1,
+                                  title="Match-rate floor",
+                                  description="Below this share of matched rows nothing is "
+                                  "published and the operators are e-mailed."),
+        "cass_chunk_rows": Param(250_000, type="integer", minimum=1, maximum=250_000,
+                                 title="CASS/NCOA chunk size",
+                                 description="Rows per parallel CASS/NCOA run (Civis takes at "
+                                 "most 250,000)."),
+        "database": Param("redshift-general", type="string", title="Civis database",
+                          description="The Civis database (name) holding the tables."),
+    },
+):
+
+    @task
+    def validate(params=None) -> dict:
+        from precinct.operators import voterfile
+
+        return voterfile.validate_task(params)
+
+    @task
+    def stage_universe(config: dict) -> int:
+        from precinct.operators import voterfile
+
+        return voterfile.stage_universe_task(config)
+
+    @task
+    def match_pass_1(config: dict, universe: int) -> None:
+        from precinct.operators import voterfile
+
+        voterfile.data_match_task(config, "universe", "match1")
+
+    @task
+    def dedupe_pass_1(config: dict) -> int:
+        from precinct.operators import voterfile
+
+        return voterfile.dedupe_task(config, "universe", "match1", "best1")
+
+    @task
+    def plan_cass_chunks(config: dict, kept: int) -> list[int]:
+        from precinct.operators import voterfile
+
+        return voterfile.plan_chunks_task(config)
+
+    @task(max_active_tis_per_dagrun=8)
+    def cass_ncoa(chunk: int, config: dict) -> int:
+        from precinct.operators import voterfile
+
+        return voterfile.cass_ncoa_task(config, chunk)
+
+    @task
+    def coalesce_and_recover(config: dict, chunks: list[int]) -> None:
+        from precinct.operators import voterfile
+
+        voterfile.coalesce_task(config, list(chunks or []))
+
+    @task
+    def match_pass_2(config: dict) -> None:
+        from precinct.operators import voterfile
+
+        voterfile.data_match_task(config, "rest_clean", "match2")
+
+    @task
+    def dedupe_pass_2(config: dict) -> int:
+        from precinct.operators import voterfile
+
+        return voterfile.dedupe_task(config, "rest_clean", "match2", "best2")
+
+    @task
+    def qa(config: dict, kept: int) -> dict:
+        from precinct.operators import voterfile
+
+        return voterfile.qa_task(config)
+
+    @task
+    def publish(config: dict, counts: dict, run_id=None) -> dict:
+        from precinct.operators import voterfile
+
+        return voterfile.publish_task(config, counts, run_id)
+
+    @task
+    def drop_staging(params=None) -> int:
+        from precinct.operators import voterfile
+
+        return voterfile.drop_staging_task(params)
+
+    config = validate()
+    universe = stage_universe(config)
+    kept1 = dedupe_pass_1(config)
+    match_pass_1(config, universe) >> kept1
+    chunks = plan_cass_chunks(config, kept1)
+    standardised = cass_ncoa.partial(config=config).expand(chunk=chunks)
+    rest = coalesce_and_recover(config, standardised)
+    matched2 = match_pass_2(config)
+    rest >> matched2
+    kept2 = dedupe_pass_2(config)
+    matched2 >> kept2
+    published = publish(config, qa(config, kept2))
+    # A teardown: it runs once validation passed, whatever failed after it, and its own success
+    # never hides a failed step from the run's state.
+    published >> drop_staging().as_teardown(setups=config)

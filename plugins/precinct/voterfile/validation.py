@@ -1,0 +1,164 @@
+"""Validate the `voterfile_match` form before any SQL runs.
+
+Every identifier must match `IDENTIFIER` (a plain lower/upper-case SQL name) and every input
+column must exist in the input table; a bad value raises `InvalidParam` naming the form field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Staging names append up to 23 characters (`__stg_cass_NNNN`, `_all_matches`): keep the output
+# table short enough for Redshift's and PostgreSQL's 63-character limit.
+MAX_OUTPUT_TABLE = 40
+MAX_CHUNK_ROWS = 250_000
+
+# Form param -> Civis Data Match input field. Blank = not used.
+PII_FIELDS: dict[str, str] = {
+    "first_name_column": "first_name",
+    "middle_name_column": "middle_name",
+    "last_name_column": "last_name",
+    "phone_column": "phone",
+    "email_column": "email",
+    "full_address_column": "full_address",
+    "house_number_column": "house_number",
+    "street_column": "street",
+    "unit_column": "unit",
+    "city_column": "city",
+    "state_column": "state",
+    "zip_column": "zip",
+    "birth_date_column": "birth_date",
+    "birth_year_column": "birth_year",
+    "birth_month_column": "birth_month",
+    "birth_day_column": "birth_day",
+    "gender_column": "gender",
+}
+
+
+class InvalidParam(ValueError):
+    """A form value that cannot be used; the message names the field."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    input_schema: str
+    input_table: str
+    primary_key: str
+    columns: dict[str, str]  # Data Match field -> input column (only the ones used)
+    output_schema: str
+    output_table: str
+    voterfile_schema: str
+    voterfile_table: str
+    match_target_id: int
+    max_matches: int = 3
+    rematch_threshold: float = 0.6
+    cutoff: float = 0.4
+    cass_ncoa: bool = True
+    match_rate_floor: float = 0.0
+    chunk_rows: int = MAX_CHUNK_ROWS
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def staging(self, name: str) -> str:
+        return f"{self.output_table}__stg_{name}"
+
+    @property
+    def staging_prefix(self) -> str:
+        return f"{self.output_table}__stg_"
+
+    @property
+    def history_table(self) -> str:
+        return f"{self.output_table}_all_matches"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MatchConfig:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def identifier(value: Any, field_name: str) -> str:
+    text = "" if value is None else str(value).strip()
+    if not IDENTIFIER.match(text):
+        raise InvalidParam(field_name, f"{text!r} is not a valid SQL identifier (letters, digits "
+                           "and _, starting with a letter or _, at most 63 characters)")
+    return text
+
+
+def qualified(value: Any, field_name: str) -> tuple[str, str]:
+    """`schema.table` -> (schema, table), both validated."""
+    text = "" if value is None else str(value).strip()
+    parts = text.split(".")
+    if len(parts) != 2:
+        raise InvalidParam(field_name, f"{text!r} must be schema.table")
+    return identifier(parts[0], field_name), identifier(parts[1], field_name)
+
+
+def _number(params: Mapping[str, Any], name: str, low: float, high: float) -> float:
+    try:
+        value = float(params[name])
+    except (KeyError, TypeError, ValueError):
+        raise InvalidParam(name, f"{params.get(name)!r} is not a number") from None
+    if not low <= value <= high:
+        raise InvalidParam(name, f"{value} is outside {low}..{high}")
+    return value
+
+
+def parse_params(params: Mapping[str, Any]) -> MatchConfig:
+    """Check the form's patterns and ranges (no database yet)."""
+    in_schema, in_table = qualified(params.get("input_table"), "input_table")
+    pk = identifier(params.get("primary_key"), "primary_key")
+    columns: dict[str, str] = {}
+    for form_field, dm_field in PII_FIELDS.items():
+        value = params.get(form_field)
+        if value is None or str(value).strip() == "":
+            continue
+        columns[dm_field] = identifier(value, form_field)
+    if not columns:
+        raise InvalidParam("first_name_column", "map at least one PII column")
+    out_schema, out_table = qualified(params.get("output_table"), "output_table")
+    if len(out_table) > MAX_OUTPUT_TABLE:
+        raise InvalidParam("output_table", f"the table name must be at most {MAX_OUTPUT_TABLE} "
+                           "characters (staging tables add a suffix)")
+    vf_schema, vf_table = qualified(params.get("voterfile_table"), "voterfile_table")
+    try:
+        target = int(str(params.get("match_target")).strip())
+    except ValueError:
+        raise InvalidParam("match_target", f"{params.get('match_target')!r} is not a "
+                           "numeric match target id") from None
+    cutoff = _number(params, "cutoff", 0, 1)
+    rematch = _number(params, "rematch_threshold", 0, 1)
+    return MatchConfig(
+        input_schema=in_schema, input_table=in_table, primary_key=pk, columns=columns,
+        output_schema=out_schema, output_table=out_table, voterfile_schema=vf_schema,
+        voterfile_table=vf_table, match_target_id=target,
+        max_matches=int(_number(params, "max_matches", 1, 10)),
+        rematch_threshold=rematch, cutoff=cutoff,
+        cass_ncoa=bool(params.get("cass_ncoa", True)),
+        match_rate_floor=_number(params, "match_rate_floor", 0, 1),
+        chunk_rows=int(_number(params, "cass_chunk_rows", 1, MAX_CHUNK_ROWS)),
+    )
+
+
+def check_columns(config: MatchConfig, existing: Iterable[str]) -> None:
+    """Every mapped column (and the key) must exist in the input table."""
+    have = {c.lower() for c in existing}
+    if not have:
+        raise InvalidParam("input_table", f"{config.input_schema}.{config.input_table} does "
+                           "not exist or has no columns")
+    if config.primary_key.lower() not in have:
+        raise InvalidParam("primary_key", f"column {config.primary_key!r} is not in "
+                           f"{config.input_schema}.{config.input_table}")
+    reverse = {v: k for k, v in PII_FIELDS.items()}
+    for dm_field, column in config.columns.items():
+        if column.lower() not in have:
+            raise InvalidParam(reverse[dm_field], f"column {column!r} is not in "
+                               f"{config.input_schema}.{config.input_table}")

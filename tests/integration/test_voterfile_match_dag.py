@@ -1,0 +1,123 @@
+"""voterfile_match end to end with `airflow dags test` on the seeded small list (400 rows).
+
+Against the Civis stand-in (Data Match and CASS/NCOA plug-in) and the devstack PostgreSQL
+database `civis`; each test writes its own output table and reads the outcome from the tables
+and the captured e-mails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import psycopg
+import pytest
+
+from devstack import postgres, smtp
+from devstack.demo_voterfile import figures
+from devstack.seed_voterfile import SMALL_ROWS, ensure_seeded
+from tests.support import run_airflow
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+SMALL = "demo.voterfile_signups_small"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def seeded(devstack_env):
+    ensure_seeded()
+
+
+@pytest.fixture
+def output():
+    name = f"vf_test_{uuid.uuid4().hex[:8]}"
+    yield name
+    with psycopg.connect(postgres.dsn("civis"), autocommit=True) as conn:
+        for table in tables(name):
+            conn.execute(f'DROP TABLE IF EXISTS demo."{table}"')
+
+
+def tables(prefix: str) -> list[str]:
+    with psycopg.connect(postgres.dsn("civis")) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'demo' "
+            "AND LEFT(table_name, %s) = %s ORDER BY 1", (len(prefix), prefix))]
+
+
+def count(table: str) -> int:
+    with psycopg.connect(postgres.dsn("civis")) as conn:
+        return conn.execute(f'SELECT COUNT(*) FROM demo."{table}"').fetchone()[0]  # noqa: S608
+
+
+def run_dag(**conf) -> tuple[str, str]:
+    """(final DAG run state, the CLI output)."""
+    conf = {"input_table": SMALL, "cass_chunk_rows": 50, **conf}
+    result = run_airflow("dags", "test", "voterfile_match", "-c", json.dumps(conf),
+                         extra_env={"PRECINCT_RETRY_DELAY_SECONDS": "1"}, timeout=600)
+    out = result.stdout + result.stderr
+    found = re.findall(r"DagRun Finished: .*?state=(\w+)", out)
+    return (found[-1] if found else "unknown"), out
+
+
+# What each task logs when it did its work (the CLI prints the task logs).
+MARKERS = {"stage_universe": "Universe: ", "match_pass_1": "Data Match match1: Civis job",
+           "cass_ncoa": "CASS/NCOA chunk ", "drop_staging": "staging table(s)"}
+
+
+def ran(out: str, task_id: str) -> bool:
+    return MARKERS[task_id] in out
+
+
+def test_publishes_best_rows_keeps_history_and_drops_staging(output):
+    state, out = run_dag(output_table=f"demo.{output}")
+    assert state == "success", out[-4000:]
+    published = count(output)
+    history = count(f"{output}_all_matches")
+    assert published == history > 0.8 * SMALL_ROWS
+    assert tables(output) == [output, f"{output}_all_matches"]  # no __stg_ table left
+    assert ran(out, "cass_ncoa")  # the rest went through CASS/NCOA in mapped chunks
+    f = figures(f"demo.{output}", SMALL)
+    assert f["precision"] > 0.95 and f["recall"] > 0.9, f
+    with psycopg.connect(postgres.dsn("civis")) as conn:
+        dupes = conn.execute(f'SELECT COUNT(*) - COUNT(DISTINCT id) FROM demo."{output}"'  # noqa: S608
+                             ).fetchone()[0]
+    assert dupes == 0
+
+    # Again: good matches are not re-sent; the history is kept and grows only by re-matches.
+    state, out = run_dag(output_table=f"demo.{output}")
+    assert state == "success", out[-4000:]
+    universe = re.findall(r"Universe: (\d+) rows to match", out)
+    assert universe and int(universe[-1]) < SMALL_ROWS - published * 0.8
+    assert count(f"{output}_all_matches") >= history
+    assert count(output) == published
+    assert tables(output) == [output, f"{output}_all_matches"]
+
+
+def test_a_failed_step_still_drops_the_staging_tables(output):
+    # The voterfile table exists in no schema: dedupe_pass_1 fails after staging and matching.
+    state, out = run_dag(output_table=f"demo.{output}", voterfile_table="public.no_voterfile")
+    assert state == "failed"
+    assert ran(out, "match_pass_1") and ran(out, "drop_staging")
+    assert re.search(r"Dropped [1-9]\d* staging table", out)
+    assert tables(output) == [f"{output}_all_matches"]  # staging gone, nothing published
+
+
+def test_below_the_floor_publish_is_skipped_with_one_email(output):
+    state, out = run_dag(output_table=f"demo.{output}", match_rate_floor=1.0)
+    assert state == "success", out[-4000:]
+    mails = [m for m in smtp.messages() if output in (m["Subject"] or "")]
+    assert len(mails) == 1
+    assert "below the floor" in mails[0]["Subject"]
+    assert tables(output) == [f"{output}_all_matches"]  # not published, staging dropped
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("primary_key", "id; DROP TABLE demo.voterfile_signups"),
+    ("phone_column", "telephone"),  # a valid name, but no such column in the input
+])
+def test_a_bad_identifier_fails_the_first_task_naming_the_field(output, field, value):
+    state, out = run_dag(output_table=f"demo.{output}", **{field: value})
+    assert state == "failed"
+    assert f"Invalid form value: {field}:" in out
+    assert not ran(out, "stage_universe")
+    assert tables(output) == []

@@ -1,0 +1,77 @@
+"""Form validation: patterns, ranges and column existence, each failure naming its field."""
+
+from __future__ import annotations
+
+import pytest
+
+from precinct.voterfile.validation import (
+    InvalidParam,
+    check_columns,
+    parse_params,
+    qualified,
+)
+
+GOOD = {
+    "input_table": "demo.signups", "primary_key": "id", "first_name_column": "first_name",
+    "last_name_column": "last_name", "email_column": "", "phone_column": None,
+    "output_table": "demo.signups_matched", "voterfile_table": "public.voterfile",
+    "match_target": 1, "max_matches": 3, "rematch_threshold": 0.6, "cutoff": 0.4,
+    "cass_ncoa": True, "match_rate_floor": 0.5, "cass_chunk_rows": 250_000,
+}
+
+
+def test_good_params_parse_and_blank_columns_are_not_used():
+    config = parse_params(GOOD)
+    assert (config.input_schema, config.input_table) == ("demo", "signups")
+    assert config.columns == {"first_name": "first_name", "last_name": "last_name"}
+    assert config.staging("universe") == "signups_matched__stg_universe"
+    assert config.history_table == "signups_matched_all_matches"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("input_table", "demo.signups; DROP TABLE x"),
+    ("input_table", "signups"),
+    ("input_table", 'demo."signups"'),
+    ("primary_key", "id--"),
+    ("primary_key", ""),
+    ("first_name_column", "first name"),
+    ("email_column", "e'mail"),
+    ("output_table", "demo.1table"),
+    ("output_table", "demo." + "x" * 41),
+    ("voterfile_table", "public.voter-file"),
+    ("match_target", "abc"),
+    ("cutoff", 1.5),
+    ("rematch_threshold", "high"),
+    ("cass_chunk_rows", 250_001),
+])
+def test_a_bad_value_fails_naming_the_field(field, value):
+    with pytest.raises(InvalidParam) as err:
+        parse_params({**GOOD, field: value})
+    assert err.value.field == field
+    assert str(err.value).startswith(f"{field}:")
+
+
+def test_no_pii_column_at_all_is_refused():
+    params = {**GOOD, "first_name_column": "", "last_name_column": " "}
+    with pytest.raises(InvalidParam):
+        parse_params(params)
+
+
+def test_columns_must_exist_in_the_input_table():
+    config = parse_params(GOOD)
+    check_columns(config, ["ID", "first_name", "last_name", "other"])  # case-insensitive
+    with pytest.raises(InvalidParam) as err:
+        check_columns(config, ["id", "first_name"])
+    assert err.value.field == "last_name_column"
+    with pytest.raises(InvalidParam) as err:
+        check_columns(config, ["first_name", "last_name"])
+    assert err.value.field == "primary_key"
+    with pytest.raises(InvalidParam) as err:
+        check_columns(config, [])
+    assert err.value.field == "input_table"
+
+
+def test_qualified_splits_schema_and_table():
+    assert qualified(" demo.t1 ", "f") == ("demo", "t1")
+    with pytest.raises(InvalidParam):
+        qualified("a.b.c", "f")
