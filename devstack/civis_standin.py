@@ -2063,6 +2063,8 @@ def _history(store: Store, rng: random.Random, wf: Workflow, jobs: list[Job], ca
 class _Handler(BaseHTTPRequestHandler):
     server_version = "CivisStandin/1.0"
     protocol_version = "HTTP/1.1"
+    # Keep-alive responses written in pieces would otherwise wait ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
     app: Standin  # set on the class by `make_server`
 
     def log_message(self, format: str, *args: Any) -> None:

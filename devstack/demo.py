@@ -22,6 +22,7 @@ DAGS_DIR = REPO_ROOT / "dags"
 # dag_id -> "module:function" returning the key figures of what the run produced (imported only
 # when that DAG ran, so one pipeline's client libraries never slow another's demo).
 SUMMARIES: dict[str, str] = {
+    "flake_rate_refresh": "devstack.demo_flake_rate:summary",
     "shift_reset": "devstack.demo_shift_reset:summary",
     "state_finance_ingest": "devstack.demo_finance:summary",
     "voterfile_match": "devstack.demo_voterfile:summary",

@@ -5,7 +5,7 @@ A pipeline's stand-in plugs in by adding its module's SERVICE here.
 
 from __future__ import annotations
 
-from devstack import civis, elasticsearch, postgres, s3, sheets, smtp, van
+from devstack import bigquery, civis, elasticsearch, postgres, s3, sheets, smtp, van
 from devstack.core import Service
 
 SERVICES: list[Service] = [
@@ -16,6 +16,7 @@ SERVICES: list[Service] = [
     elasticsearch.SERVICE,
     sheets.SERVICE,
     van.SERVICE,
+    bigquery.SERVICE,
 ]
 
 
