@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from devstack.core import REPO_ROOT, read_env_file
 
@@ -22,6 +23,7 @@ DAGS_DIR = REPO_ROOT / "dags"
 # dag_id -> "module:function" returning the key figures of what the run produced (imported only
 # when that DAG ran, so one pipeline's client libraries never slow another's demo).
 SUMMARIES: dict[str, str] = {
+    "civis_workflow_audit": "devstack.demo_audit:summary",
     "flake_rate_refresh": "devstack.demo_flake_rate:summary",
     "shift_reset": "devstack.demo_shift_reset:summary",
     "state_finance_ingest": "devstack.demo_finance:summary",
@@ -29,8 +31,15 @@ SUMMARIES: dict[str, str] = {
 }
 
 
-def _summary_function(dag_id: str) -> Callable[[], str] | None:
-    target = SUMMARIES.get(dag_id)
+# dag_id -> "module:function" that puts the demo's input in place before the run (seed data the
+# stand-ins do not hold from the start).
+PREPARES: dict[str, str] = {
+    "civis_workflow_audit": "devstack.demo_audit:prepare",
+}
+
+
+def _demo_hook(dag_id: str, table: dict[str, str] | None = None) -> Callable[[], Any] | None:
+    target = (SUMMARIES if table is None else table).get(dag_id)
     if not target:
         return None
     module, _, name = target.partition(":")
@@ -92,10 +101,13 @@ def main() -> int:
     failed = False
     for dag_id in dag_ids:
         print(f"running {dag_id} ...", flush=True)
+        prepare = _demo_hook(dag_id, PREPARES)
+        if prepare:
+            prepare()
         ok, reason = run_dag(dag_id)
         if ok:
             try:
-                summary = _summary_function(dag_id)
+                summary = _demo_hook(dag_id)
                 figures = summary() if summary else "ran"
             except Exception as exc:  # noqa: BLE001 - report the summary problem, keep going
                 ok, reason = False, f"could not read what it produced: {exc}"

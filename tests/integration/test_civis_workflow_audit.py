@@ -1,0 +1,232 @@
+"""The civis_workflow_audit DAG run with `airflow dags test` against the Civis and Sheets
+stand-ins: the tabs' cells as a person sees them, one e-mail per failure, 429 retries on both
+services, and a failed sheet write keeping the old tab.
+
+The Civis stand-in is shared: the test seeds its own uniquely named workflows and jobs, scopes
+its faults to their paths and asserts on its own rows only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from devstack import civis, sheets, smtp
+from tests.support import run_airflow
+
+DAG_ID = "civis_workflow_audit"
+HOURLY = {"scheduled": True, "scheduledDays": list(range(7)), "scheduledHours": list(range(24)),
+          "scheduledRunsPerHour": 1}
+DAILY_2330 = {"scheduled": True, "scheduledDays": list(range(7)), "scheduledHours": [23],
+              "scheduledMinutes": [30]}
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def definition(*job_ids: int) -> str:
+    lines = ["version: '2.0'", "workflow:", "  tasks:"]
+    for i, job_id in enumerate(job_ids):
+        lines += [f"    step_{i}:", "      action: civis.run_job", "      input:",
+                  f"        job_id: {job_id}"]
+    return "\n".join(lines) + "\n"
+
+
+def run(logical: datetime, spreadsheet: str, **conf) -> str:
+    result = run_airflow(
+        "dags", "test", DAG_ID, logical.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "-c",
+        json.dumps({"spreadsheet_id": spreadsheet, **conf}),
+        extra_env={"PRECINCT_RETRY_DELAY_SECONDS": "1"}, timeout=600,
+    )
+    return result.stdout + result.stderr
+
+
+def mails_about(name: str, since: float) -> list:
+    found = []
+    for message in smtp.messages():
+        body = message.get_body(("html", "plain"))
+        text = str(message["Subject"]) + (body.get_content() if body else "")
+        if name in text and message.get("Date") and \
+                message["Date"].datetime.timestamp() >= since - 1:
+            found.append(message)
+    return found
+
+
+@pytest.fixture(scope="module")
+def seeded(devstack_env, airflow_db) -> dict:
+    tag = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    # The first run's logical date: a half-hour boundary in the past; its mail window is the
+    # 30 minutes before it, and the failure finished inside it.
+    logical = now.replace(minute=0 if now.minute < 30 else 30, second=0,
+                          microsecond=0) - timedelta(hours=1)
+    fail_at = logical - timedelta(minutes=10)
+    sync = civis.create_job("container", f"Sync {tag}",
+                            runs=[{"state": "succeeded", "started_at": iso(fail_at - timedelta(
+                                minutes=9)), "finished_at": iso(fail_at - timedelta(minutes=6))}])
+    load = civis.create_job("sql", f"Load {tag}", runs=[{
+        "state": "failed", "started_at": iso(fail_at - timedelta(minutes=5)),
+        "finished_at": iso(fail_at), "error": "ERROR: relation \"staging.x\" does not exist\n"
+                                              "LINE 1: select"}])
+    secret = civis.create_job("container", f"Secret {tag}", forbidden=True)
+    night_a = civis.create_job("python3", f"Night A {tag}", runs=[{
+        "state": "succeeded", "started_at": iso(datetime(2026, 11, 22, 23, 40, tzinfo=CHICAGO)),
+        "finished_at": iso(datetime(2026, 11, 23, 0, 5, tzinfo=CHICAGO))}])
+    start = now - timedelta(hours=3)
+    failing = civis.create_workflow(
+        f"Failing {tag}", definition(sync["id"], load["id"], secret["id"]), schedule=HOURLY,
+        time_zone="UTC", owner="Maya Rodriguez", created_at=iso(now - timedelta(days=30)),
+        executions=[
+            {"state": "succeeded", "started_at": iso(start), "finished_at": iso(start + timedelta(
+                minutes=4))},
+            {"state": "failed", "started_at": iso(fail_at - timedelta(minutes=70)),
+             "finished_at": iso(fail_at - timedelta(minutes=65)), "error": "Task x failed"},
+            {"state": "failed", "started_at": iso(fail_at - timedelta(minutes=10)),
+             "finished_at": iso(fail_at), "error": "Task step_1 failed: relation does not exist"},
+        ])
+    midnight_start = datetime(2026, 11, 22, 23, 40, tzinfo=CHICAGO)
+    nightly = civis.create_workflow(
+        f"Nightly {tag}", definition(night_a["id"]), schedule=DAILY_2330,
+        time_zone="America/Chicago", owner="Sam Okafor", created_at=iso(now - timedelta(days=60)),
+        executions=[{"state": "succeeded", "started_at": iso(midnight_start),
+                     "finished_at": iso(midnight_start + timedelta(minutes=50))}])
+    broken = civis.create_workflow(
+        f"Broken {tag}", "version: '2.0'\nworkflow:\n  tasks: ['unterminated\n", schedule=HOURLY,
+        time_zone="UTC", created_at=iso(now - timedelta(days=5)))
+    watched = civis.create_workflow(
+        f"Watched {tag}", definition(sync["id"]), schedule={"scheduled": False},
+        executions=[{"state": "succeeded", "started_at": iso(now - timedelta(days=2)),
+                     "finished_at": iso(now - timedelta(days=2) + timedelta(seconds=75))}])
+    unwatched = civis.create_workflow(f"Unwatched {tag}", definition(sync["id"]),
+                                      schedule={"scheduled": False})
+    spreadsheet = f"audit-{tag}"
+    sheets.create_spreadsheet(spreadsheet, sheets=["Sheet1"])
+    return {"tag": tag, "logical": logical, "spreadsheet": spreadsheet, "failing": failing,
+            "nightly": nightly, "broken": broken, "watched": watched, "unwatched": unwatched,
+            "jobs": {"sync": sync, "load": load, "secret": secret, "night_a": night_a}}
+
+
+def rows_by_id(values: list[list[str]], key: str) -> dict[str, dict[str, str]]:
+    header = values[0]
+    return {row[header.index(key)]: dict(zip(header, row, strict=False)) for row in values[1:]
+            if len(row) > header.index(key)}
+
+
+@pytest.fixture(scope="module")
+def first_run(seeded) -> dict:
+    since = time.time()
+    failing = seeded["failing"]["id"]
+    # One 429 on Civis (this workflow's executions) and one on Sheets (this spreadsheet).
+    civis.inject_fault(429, count=1, retry_after=1, path=f"/workflows/{failing}/executions")
+    sheets.inject_fault(429, count=1, path=rf"/spreadsheets/{seeded['spreadsheet']}/values",
+                        retry_after=1)
+    output = run(seeded["logical"], seeded["spreadsheet"],
+                 watched_workflow_ids=[seeded["watched"]["id"]])
+    return {"output": output, "since": since,
+            "civis_calls": civis.calls(since=since, prefix=f"/workflows/{failing}/executions",
+                                       log=True),
+            "sheets_calls": [c for c in sheets.calls()
+                             if seeded["spreadsheet"] in c["path"]]}
+
+
+def test_run_succeeds_and_logs_the_call_count(first_run):
+    output = first_run["output"]
+    assert "state=success" in output, output[-4000:]
+    assert re.search(r"Collected \d+ workflows and \d+ jobs in \d+ Civis API calls", output)
+    assert civis.API_KEY not in output
+
+
+def test_workflows_tab_cells(seeded, first_run):
+    tab = sheets.tab_state(seeded["spreadsheet"], "Workflows")
+    values = tab["values"]
+    assert values[0][:13] == ["status", "workflow_id", "workflow", "owner", "schedule",
+                              "overdue", "failure_streak", "last_success", "last_start",
+                              "last_finish", "last_runtime", "failing_jobs", "error"]
+    rows = rows_by_id(values, "workflow_id")
+    failing = rows[str(seeded["failing"]["id"])]
+    load, secret = seeded["jobs"]["load"]["id"], seeded["jobs"]["secret"]["id"]
+    assert failing["status"] == "failed"
+    assert failing["owner"] == "Maya Rodriguez"
+    assert failing["schedule"] == "hourly (UTC)"
+    assert failing["failure_streak"] == "2"
+    assert failing["failing_jobs"] == f"{load} Load {seeded['tag']}, {secret} (unreadable)"
+    assert failing["error"] == "Task step_1 failed: relation does not exist"
+    assert failing["last_runtime"] == "0:10:00"
+    assert failing["overdue"] == "yes"  # hourly, nothing started in the last hour
+    nightly = rows[str(seeded["nightly"]["id"])]
+    assert nightly["status"] == "succeeded"
+    assert nightly["schedule"] == "daily at 23:30 (America/Chicago)"
+    assert nightly["last_runtime"] == "0:50:00"  # 23:40 -> 00:30 local
+    assert nightly["last_success"] == "2026-11-23 06:30:00 UTC"
+    assert nightly["overdue"] == "yes"  # only ran on the 22nd
+    broken = rows[str(seeded["broken"]["id"])]
+    assert broken["status"] == "never run" and broken["error"].startswith("Invalid YAML")
+    watched = rows[str(seeded["watched"]["id"])]
+    assert watched["schedule"] == "not scheduled" and watched["overdue"] == "no"
+    assert watched["last_runtime"] == "0:01:15"
+    assert str(seeded["unwatched"]["id"]) not in rows
+    # failures first: every error/failed row comes before any succeeded row
+    statuses = [row[0] for row in values[1:] if row and row[0]]
+    first_ok = statuses.index("succeeded") if "succeeded" in statuses else len(statuses)
+    assert all(s not in ("failed", "error") for s in statuses[first_ok:])
+    assert tab["properties"]["gridProperties"]["frozenRowCount"] == 1
+    # failed rows highlighted red, a succeeded row not at all; the stamp right of the data
+    line = 1 + next(i for i, row in enumerate(values)
+                    if row[1] == str(seeded["failing"]["id"]))
+    ok_line = 1 + next(i for i, row in enumerate(values)
+                       if row[1] == str(seeded["watched"]["id"]))
+    assert tab["formats"][f"A{line}"]["backgroundColor"] == pytest.approx(
+        {"red": 0.957, "green": 0.8, "blue": 0.8}, abs=0.001)  # #F4CCCC
+    assert "backgroundColor" not in tab["formats"].get(f"A{ok_line}", {})
+    assert values[0][14].startswith("Last updated ")
+
+
+def test_jobs_tab_cells(seeded, first_run):
+    values = sheets.tab_state(seeded["spreadsheet"], "Jobs")["values"]
+    rows = rows_by_id(values, "job_id")
+    load = rows[str(seeded["jobs"]["load"]["id"])]
+    assert load["state"] == "failed" and load["type"]
+    assert load["workflow"] == f"Failing {seeded['tag']}"
+    assert load["error"] == 'ERROR: relation "staging.x" does not exist'
+    assert load["last_runtime"] == "0:05:00"
+    secret = rows[str(seeded["jobs"]["secret"]["id"])]
+    assert secret["state"] == "error" and "403" in secret["error"]
+    night = rows[str(seeded["jobs"]["night_a"]["id"])]
+    assert night["last_runtime"] == "0:25:00"  # across midnight in Chicago
+
+
+def test_429_on_civis_and_sheets_were_retried(first_run):
+    statuses = [c["status"] for c in first_run["civis_calls"]["log"]]
+    assert statuses[:2] == [429, 200], statuses
+    sheet_statuses = [c["status"] for c in first_run["sheets_calls"]]
+    assert 429 in sheet_statuses and sheet_statuses[-1] == 200, sheet_statuses
+
+
+def test_one_mail_for_the_failure_and_none_on_the_next_run(seeded, first_run):
+    name = f"Failing {seeded['tag']}"
+    mails = mails_about(name, first_run["since"])
+    assert len(mails) == 1, [m["Subject"] for m in mails]
+    since = time.time()
+    output = run(seeded["logical"] + timedelta(minutes=30), seeded["spreadsheet"])
+    assert "state=success" in output, output[-4000:]
+    assert mails_about(name, since) == []
+
+
+def test_failed_sheet_write_keeps_the_old_tab(seeded, first_run):
+    before = sheets.tab_state(seeded["spreadsheet"], "Workflows")["values"]
+    sheets.inject_fault(500, count=200, method="POST",
+                        path=rf"/spreadsheets/{seeded['spreadsheet']}/values:batchUpdate$")
+    civis.create_workflow(f"Later {seeded['tag']}", definition(seeded["jobs"]["sync"]["id"]),
+                          schedule=HOURLY)
+    output = run(seeded["logical"] + timedelta(minutes=60), seeded["spreadsheet"],
+                 email_new_failures=False)
+    assert "state=failed" in output, output[-3000:]
+    assert sheets.tab_state(seeded["spreadsheet"], "Workflows")["values"] == before
