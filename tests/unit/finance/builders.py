@@ -397,3 +397,24 @@ def write_michigan(base: Path, files: dict[str, dict[str, bytes]] | None = None)
     for name, members in (michigan_files() if files is None else files).items():
         write_zip(base / name, members)
     return base
+
+
+def ingest_all(ingestor, source, *, unique_reports: bool = True):
+    """Run an ingestor to the end: (ingestor, contributions by id, reports by id, rejects).
+
+    A contribution id seen twice is a test failure (the ingestor must reject duplicates);
+    `unique_reports` holds reports to the same rule.
+    """
+    from precinct.finance.models import ContributionDoc, Reject
+
+    contributions, reports, rejects = {}, {}, []
+    for item in ingestor.ingest(source):
+        if isinstance(item, Reject):
+            rejects.append(item)
+        elif isinstance(item, ContributionDoc):
+            assert item.doc_id not in contributions
+            contributions[item.doc_id] = item
+        else:
+            assert not unique_reports or item.doc_id not in reports
+            reports[item.doc_id] = item
+    return ingestor, contributions, reports, rejects

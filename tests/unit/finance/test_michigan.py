@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from precinct.finance import ContributionDoc, LocalSource, Reject, ReportDoc
+from precinct.finance import LocalSource
 from precinct.finance.errors import MissingSourceFile
 from precinct.finance.michigan import MichiganIngestor, contribution_parts
 from tests.unit.finance import builders
@@ -18,19 +18,7 @@ SUMMARY = "micfrcansummary.txt.zip/micfrcansummary.txt"
 
 
 def run(source: LocalSource):
-    ingestor = MichiganIngestor()
-    contributions: dict[str, ContributionDoc] = {}
-    reports: dict[str, ReportDoc] = {}
-    rejects: list[Reject] = []
-    for item in ingestor.ingest(source):
-        if isinstance(item, Reject):
-            rejects.append(item)
-        elif isinstance(item, ContributionDoc):
-            assert item.doc_id not in contributions
-            contributions[item.doc_id] = item
-        else:
-            reports[item.doc_id] = item
-    return ingestor, contributions, reports, rejects
+    return builders.ingest_all(MichiganIngestor(), source, unique_reports=False)
 
 
 @pytest.fixture

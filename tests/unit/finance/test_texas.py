@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 import pytest
 
-from precinct.finance import ContributionDoc, LocalSource, Reject, ReportDoc
+from precinct.finance import ContributionDoc, LocalSource, ReportDoc
 from precinct.finance.errors import LayoutError, MissingSourceFile, UnreadableSourceFile
 from precinct.finance.texas import TexasIngestor, contribs_members
 from tests.unit.finance import builders
@@ -23,20 +23,7 @@ CONTRIBS_01 = "TEC_CF_CSV.zip/contribs_01.csv"
 
 
 def run(source) -> tuple[TexasIngestor, dict[str, ContributionDoc], dict[str, ReportDoc], list]:
-    ingestor = TexasIngestor()
-    contributions: dict[str, ContributionDoc] = {}
-    reports: dict[str, ReportDoc] = {}
-    rejects: list[Reject] = []
-    for item in ingestor.ingest(source):
-        if isinstance(item, Reject):
-            rejects.append(item)
-        elif isinstance(item, ContributionDoc):
-            assert item.doc_id not in contributions
-            contributions[item.doc_id] = item
-        else:
-            assert item.doc_id not in reports
-            reports[item.doc_id] = item
-    return ingestor, contributions, reports, rejects
+    return builders.ingest_all(TexasIngestor(), source)
 
 
 @pytest.fixture
