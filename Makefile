@@ -5,7 +5,10 @@ SHELL := /bin/bash
 VENV   := .venv
 PY     := $(CURDIR)/$(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-UV     := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# The interpreter that creates .venv, by absolute path: once .venv/bin leads PATH (below), a bare
+# `python3` would be the venv's own, which has no uv.
+SYS_PY := $(shell python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+UV     := $(shell command -v uv 2>/dev/null || echo "$(SYS_PY) -m uv")
 ENVFILE := .devstack/airflow.env
 
 # Airflow reads airflow.cfg from the repository root; plugins/ holds the `precinct` package.
@@ -30,8 +33,8 @@ install: $(STAMP)
 
 # A second `make install` is a no-op: the stamp is newer than every requirements file.
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) --version >/dev/null 2>&1 \
+		|| $(SYS_PY) -m pip install --quiet --disable-pip-version-check uv
 	@test -x $(PY) || $(UV) venv --quiet --python 3.11 $(VENV)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt -c constraints.txt
 	@touch $(STAMP)
