@@ -32,11 +32,13 @@ help:
 install: $(STAMP)
 
 # A second `make install` is a no-op: the stamp is newer than every requirements file.
+# --compile-bytecode writes every .pyc once, as a deployed image has them: without it, where
+# PYTHONDONTWRITEBYTECODE is set (CI), every Airflow process compiles ~2,000 modules again.
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(UV) --version >/dev/null 2>&1 \
 		|| $(SYS_PY) -m pip install --quiet --disable-pip-version-check uv
 	@test -x $(PY) || $(UV) venv --quiet --python 3.11 $(VENV)
-	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt -c constraints.txt
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt -c constraints.txt
 	@touch $(STAMP)
 
 # PostgreSQL server binaries for devstack: Debian's package on CI (root); a hint elsewhere.

@@ -80,8 +80,8 @@ def ensure_venv(venv: Path = VENV, requirements: Path = REQUIREMENTS) -> Path:
             else:
                 _run([sys.executable, "-m", "venv", str(venv)], "creating the bqemulator venv")
         if uv:
-            _run([*uv, "pip", "install", "--quiet", "--python", str(python), "-r",
-                  str(requirements)], "installing bqemulator")
+            _run([*uv, "pip", "install", "--quiet", "--compile-bytecode", "--python",
+                  str(python), "-r", str(requirements)], "installing bqemulator")
         else:
             _run([str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
                  "installing bqemulator")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import textwrap
 import threading
@@ -317,7 +318,7 @@ def test_reattach_survives_a_killed_airflow_process(airflow_db, tmp_path: Path):
     """A real task instance (fixed run id), its process SIGKILLed right after the run started,
     then the same task instance run again: one Civis run, waited on, and the note cleared.
     The DAG's deferrable query task also runs under Airflow (trigger inline)."""
-    job_id = job(running_seconds=15)
+    job_id = job(running_seconds=20)
     (tmp_path / "civis_reattach_probe.py").write_text(CRASH_DAG)
     (tmp_path / "probe.sql").write_text("select {{ 40 + 2 }} as answer")
     env = {"AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path), "CIVIS_TEST_JOB_ID": str(job_id)}
@@ -338,7 +339,10 @@ def test_reattach_survives_a_killed_airflow_process(airflow_db, tmp_path: Path):
                             extra_env=env)
         output = again.stdout + again.stderr
         assert again.returncode == 0, output[-3000:]
-        assert "Re-attaching to Civis container" in output and "(running)" in output
+        # The run is normally still running here; on a loaded machine the CLI's start-up can
+        # outlast it, and re-attaching to the run that succeeded meanwhile is just as right.
+        assert re.search(r"Re-attaching to Civis container \d+ run \d+ \((running|succeeded)\)",
+                         output), output[-3000:]
         runs = civis_standin.job_runs(job_id)
         assert [r["state"] for r in runs] == ["succeeded"], "exactly one Civis run"
         notes = run_airflow("variables", "list", "-o", "plain", extra_env=env).stdout
