@@ -27,7 +27,8 @@ failed on a timer (per-job durations, optional failure message); a cancelled run
 
 Test controls live under `/__admin/` (no auth; loopback only): health, reset, call counters,
 injected faults (e.g. 429 with Retry-After for the next N calls), per-call latency, default run
-durations, creating jobs/workflows with explicit behaviour or history, and seeding a realistic
+durations, creating jobs/workflows with explicit behaviour or history, editing a workflow's
+definition (`PATCH /__admin/workflows/{id}`, which moves its `updatedAt`), and seeding a realistic
 mix of workflows and jobs (`POST /__admin/seed`). State is in memory only.
 
 Extension point for other Civis features (e.g. Data Match and CASS/NCOA enhancements): a module
