@@ -19,7 +19,7 @@ Civis (`civis_default`):
    interval (the 30 minutes before the run) are e-mailed to `precinct_alert_emails`, so each
    failure is mailed once.
 
-See docs/audit.md.
+See the README, "Civis workflow audit".
 """
 
 from __future__ import annotations

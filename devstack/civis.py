@@ -112,6 +112,12 @@ def create_workflow(name: str, definition: str, **attrs: Any) -> dict:
     return admin("POST", "/workflows", {"name": name, "definition": definition, **attrs})
 
 
+def update_workflow(workflow_id: int, **changes: Any) -> dict:
+    """Change a workflow as its owner would in Civis: `definition` (new YAML; `updatedAt`
+    moves), or the behaviour of new executions."""
+    return admin("PATCH", f"/workflows/{workflow_id}", changes)
+
+
 def job_runs(job_id: int) -> list[dict]:
     """Every run of a job, as the stand-in sees it (no API call counted)."""
     return admin("GET", f"/jobs/{job_id}")["runs"]

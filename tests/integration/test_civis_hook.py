@@ -158,6 +158,43 @@ def test_500_on_a_read_is_retried_by_the_hook(hook):
     assert statuses(path, since) == [500, 200]
 
 
+def test_async_500_on_a_read_is_retried_like_the_sync_one(hook):
+    job_id = quick_job()
+    path = f"/jobs/{job_id}"
+    civis_standin.inject_fault(500, count=1, retry_after=None, method="GET", path=path)
+    since = time.time()
+
+    async def read():
+        try:
+            return await hook.aget(f"jobs/{job_id}")
+        finally:
+            await hook.aclose()
+
+    assert asyncio.run(read())["id"] == job_id
+    assert statuses(path, since) == [500, 200]
+
+
+def test_async_500_on_a_post_is_not_retried(hook):
+    workflow = civis_standin.create_workflow(
+        "async 500 on cancel", "version: '2.0'\n",
+        executions=[{"state": "running", "started_at": "2026-01-01T00:00:00Z"}])
+    execution = workflow["executions"][0]
+    path = f"/workflows/{workflow['id']}/executions/{execution}/cancel"
+    civis_standin.inject_fault(500, count=1, retry_after=None, method="POST", path=path)
+    since = time.time()
+
+    async def cancel():
+        try:
+            await hook.acancel_run("workflow", workflow["id"], execution)
+        finally:
+            await hook.aclose()
+
+    with pytest.raises(CivisHookError) as error:
+        asyncio.run(cancel())
+    assert error.value.status_code == 500
+    assert statuses(path, since) == [500]
+
+
 def test_a_failed_start_is_not_retried_so_no_second_run(hook):
     job_id = quick_job()
     path = f"/jobs/{job_id}/runs"
@@ -243,3 +280,21 @@ def test_listing_pages_by_the_pagination_headers(hook):
     assert len(ids) == len(set(ids)) >= 3
     assert hook.api_calls == math.ceil(len(ids) / 2), "no extra request for an empty page"
     assert {w["id"] for w in hook.list_workflows()} == set(ids)
+
+
+def test_async_list_reads_every_page_once_in_order(hook):
+    for i in range(5):
+        civis_standin.create_workflow(f"async paging {i}", "version: '2.0'\n")
+    expected = [w["id"] for w in hook.paged("workflows", "list", limit=2, order="created_at",
+                                            order_dir="asc")]
+    hook.api_calls = 0
+
+    async def read():
+        try:
+            return await hook.alist("workflows", limit=2, concurrency=3, order="created_at",
+                                    order_dir="asc")
+        finally:
+            await hook.aclose()
+
+    assert [w["id"] for w in asyncio.run(read())] == expected
+    assert hook.api_calls == math.ceil(len(expected) / 2), "one request per page, no empty one"

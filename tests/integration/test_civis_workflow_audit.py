@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devstack import civis, sheets, smtp
+from precinct.hooks.civis import CivisHook
 from tests.support import run_airflow
 
 DAG_ID = "civis_workflow_audit"
@@ -230,3 +231,92 @@ def test_failed_sheet_write_keeps_the_old_tab(seeded, first_run):
                  email_new_failures=False)
     assert "state=failed" in output, output[-3000:]
     assert sheets.tab_state(seeded["spreadsheet"], "Workflows")["values"] == before
+
+
+# -- between audits: the definition cache across real DAG runs, and what is always re-read -------
+
+
+@pytest.fixture(scope="module")
+def later_runs(seeded, first_run) -> dict:
+    """Two more audits (each with at least two earlier audits in the metadata DB), and between
+    them: one workflow's definition edited, another run again to the same end state."""
+    tag = seeded["tag"]
+    spreadsheet = f"audit-{tag}-cache"
+    sheets.create_spreadsheet(spreadsheet, sheets=["Sheet1"])
+    sync, night_a = seeded["jobs"]["sync"]["id"], seeded["jobs"]["night_a"]["id"]
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    rerun = civis.create_workflow(
+        f"Rerun {tag}", definition(sync), schedule=HOURLY, time_zone="UTC",
+        created_at=iso(two_days_ago - timedelta(days=1)), queued_seconds=0.1,
+        running_seconds=0.3,
+        executions=[{"state": "succeeded", "started_at": iso(two_days_ago),
+                     "finished_at": iso(two_days_ago + timedelta(minutes=2))}])
+    first = run(seeded["logical"] + timedelta(minutes=90), spreadsheet, email_new_failures=False)
+    assert "state=success" in first, first[-4000:]
+    before = {"workflows": sheets.tab_state(spreadsheet, "Workflows")["values"],
+              "jobs": sheets.tab_state(spreadsheet, "Jobs")["values"]}
+
+    civis.update_workflow(seeded["nightly"]["id"], definition=definition(night_a, sync))
+    hook = CivisHook()
+    started = hook.start_run("workflow", rerun["id"])
+    finished = hook.wait_for_run("workflow", rerun["id"], started.run_id, poll_interval=0.2,
+                                 timeout=30)
+    assert finished.state == "succeeded"
+
+    since = time.time()
+    second = run(seeded["logical"] + timedelta(minutes=120), spreadsheet,
+                 email_new_failures=False)
+    assert "state=success" in second, second[-4000:]
+    return {"rerun": rerun, "run": finished, "before": before, "since": since,
+            "after": {"workflows": sheets.tab_state(spreadsheet, "Workflows")["values"],
+                      "jobs": sheets.tab_state(spreadsheet, "Jobs")["values"]}}
+
+
+def _gets(since: float, workflow_id: int) -> dict[str, int]:
+    log = civis.calls(since=since, prefix=f"/workflows/{workflow_id}", log=True)["log"]
+    return {"definition": sum(c["path"] == f"/workflows/{workflow_id}" for c in log),
+            "executions": sum(c["path"] == f"/workflows/{workflow_id}/executions" for c in log)}
+
+
+def test_unchanged_definitions_come_from_the_previous_run(seeded, later_runs):
+    for name in ("failing", "broken"):
+        workflow_id = seeded[name]["id"]
+        assert _gets(later_runs["since"], workflow_id)["definition"] == 0, name
+    # ... and give the same rows as when they were read
+    before = rows_by_id(later_runs["before"]["workflows"], "workflow_id")
+    after = rows_by_id(later_runs["after"]["workflows"], "workflow_id")
+    for name in ("failing", "broken"):
+        key = str(seeded[name]["id"])
+        assert after[key] == before[key]
+    assert after[str(seeded["broken"]["id"])]["error"].startswith("Invalid YAML")
+    jobs = rows_by_id(later_runs["after"]["jobs"], "job_id")
+    assert jobs[str(seeded["jobs"]["load"]["id"])]["workflow"] == f"Failing {seeded['tag']}"
+
+
+def test_an_edited_definition_is_read_again(seeded, later_runs):
+    nightly = seeded["nightly"]["id"]
+    assert _gets(later_runs["since"], nightly)["definition"] == 1
+    sync = str(seeded["jobs"]["sync"]["id"])
+
+    def jobs_of_nightly(values: list[list[str]]) -> list[str]:
+        header = values[0]
+        return sorted(r[header.index("job_id")] for r in values[1:]
+                      if len(r) > 3 and r[header.index("workflow_id")] == str(nightly))
+
+    night_a = str(seeded["jobs"]["night_a"]["id"])
+    assert jobs_of_nightly(later_runs["before"]["jobs"]) == [night_a]
+    assert jobs_of_nightly(later_runs["after"]["jobs"]) == sorted([night_a, sync])
+
+
+def test_a_workflow_that_ran_again_to_the_same_state_shows_the_new_run(later_runs):
+    """The list's state ('succeeded') and updatedAt did not change, yet the row must."""
+    rerun, new_run = later_runs["rerun"], later_runs["run"]
+    key = str(rerun["id"])
+    before = rows_by_id(later_runs["before"]["workflows"], "workflow_id")[key]
+    after = rows_by_id(later_runs["after"]["workflows"], "workflow_id")[key]
+    assert before["status"] == after["status"] == "succeeded"
+    assert before["overdue"] == "yes" and after["overdue"] == "no"
+    started = datetime.fromisoformat(new_run.started_at.replace("Z", "+00:00"))
+    assert after["last_start"] == started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert after["last_success"] == after["last_finish"] != before["last_success"]
+    assert _gets(later_runs["since"], rerun["id"])["executions"] == 1

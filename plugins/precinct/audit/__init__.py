@@ -1,4 +1,7 @@
-"""Civis workflow audit: the pure computations (no Airflow import). See docs/audit.md."""
+"""Civis workflow audit: the pure computations (no Airflow import).
+
+See the README, "Civis workflow audit".
+"""
 
 from precinct.audit.core import (
     JOB_COLUMNS,

@@ -31,9 +31,12 @@ header, is not attached). `repr(hook)` shows the connection id and base URL only
 Runs: `start_run` / `get_run` / `cancel_run` / `wait_for_run` for `script` (any job, through
 the generic `/jobs` endpoints), `sql`, `container`, `python3`, `custom`, `import` and
 `workflow` (executions). `aget_run` / `acancel_run` are the same calls over `httpx` for
-triggers: the `civis` client serialises every request of the process through one class-level
-lock (`civis.base.Endpoint._lock`, held during its Retry-After sleeps too), so many deferred
-tasks polling through it from one triggerer would queue behind each other.
+triggers, and `aget` / `aget_page` / `alist` are plain async reads (one object, one page, every
+page) for callers that read many things at once (the workflow audit): the `civis` client
+serialises every request of the process through one class-level lock
+(`civis.base.Endpoint._lock`, held during its Retry-After sleeps too), so many deferred tasks
+polling through it from one triggerer would queue behind each other. The async reads retry as
+the synchronous ones do (500 included).
 """
 
 from __future__ import annotations
@@ -551,6 +554,46 @@ class CivisHook(BaseHook):
         """Read the connection and open the async client now (before a trigger's first wait)."""
         await self._api()
 
+    async def aget(self, path: str, **params: Any) -> Any:
+        """`GET /{path}` over the async client, JSON decoded, retried like every read.
+
+        For many reads at once (the workflow audit): the `civis` client would serialise them.
+        """
+        api = await self._api()
+        return await api.request("GET", path.strip("/"), params or None)
+
+    async def aget_page(self, path: str, *, page: int = 1, limit: int = 50, **params: Any
+                        ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of a paged list endpoint, and its number of pages
+        (`X-Pagination-Total-Pages`; None when the answer does not say)."""
+        api = await self._api()
+        response = await api.response("GET", path.strip("/"),
+                                      {**params, "limit": limit, "page_num": page})
+        total = response.headers.get("X-Pagination-Total-Pages", "")
+        return list((response.json() if response.content else None) or []), (
+            int(total) if total.isdigit() else None)
+
+    async def alist(self, path: str, *, limit: int = 50, concurrency: int = 8, **params: Any
+                    ) -> list[dict[str, Any]]:
+        """Every item of a paged list endpoint, in page order: page 1, then the other pages
+        `concurrency` at a time (page 1 says how many there are), or page by page until a
+        short one when the answer has no `X-Pagination-Total-Pages`."""
+        first, total = await self.aget_page(path, page=1, limit=limit, **params)
+        pages = [first]
+        if total is None:
+            while len(pages[-1]) >= limit:
+                pages.append((await self.aget_page(path, page=len(pages) + 1, limit=limit,
+                                                   **params))[0])
+        else:
+            gate = asyncio.Semaphore(max(1, concurrency))
+
+            async def one(page: int) -> list[dict[str, Any]]:
+                async with gate:
+                    return (await self.aget_page(path, page=page, limit=limit, **params))[0]
+
+            pages += await asyncio.gather(*(one(page) for page in range(2, total + 1)))
+        return [item for batch in pages for item in batch]
+
     async def aget_run(self, kind: str, job_id: int, run_id: int) -> CivisRun:
         jt = job_type(kind)
         api = await self._api()
@@ -572,8 +615,9 @@ class CivisHook(BaseHook):
 class _AsyncApi:
     """A minimal async Civis API caller (httpx) with the client's retry policy.
 
-    GET/DELETE: retried on 429/502/503/504 (at least Retry-After) and on dropped connections;
-    POST: on 429/503 only, as the official client does.
+    GET/DELETE: retried on 429/502/503/504 (at least Retry-After) and on dropped connections,
+    as the official client does, and on 500 up to the hook's `max_attempts`, as the hook's
+    synchronous reads are; POST: on 429/503 only (a retried POST could start a second run).
     """
 
     RETRY_CODES = frozenset({429, 502, 503, 504})
@@ -591,7 +635,14 @@ class _AsyncApi:
             headers={"User-Agent": f"{USER_AGENT} (civis-async)", "Accept": "application/json"},
         )
 
-    async def request(self, method: str, path: str) -> dict[str, Any] | None:
+    async def request(self, method: str, path: str, params: dict[str, Any] | None = None
+                      ) -> Any:
+        response = await self.response(method, path, params)
+        return response.json() if response.content else None
+
+    async def response(self, method: str, path: str, params: dict[str, Any] | None = None
+                       ) -> httpx.Response:
+        """The successful response (retried as the class says), or `CivisHookError`."""
         import httpx
 
         retry_codes = self.POST_RETRY_CODES if method == "POST" else self.RETRY_CODES
@@ -601,7 +652,7 @@ class _AsyncApi:
             self._hook.api_calls += 1
             delay = None
             try:
-                response = await self._client.request(method, path)
+                response = await self._client.request(method, path, params=params)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 if method == "POST" and not isinstance(exc, httpx.ConnectError):
                     raise self._error(
@@ -615,8 +666,11 @@ class _AsyncApi:
                         f"{method} /{path} refused: the API key of connection "
                         f"{self._hook.civis_conn_id!r} is invalid or expired (401)", 401)
                 if response.status_code < 400:
-                    return response.json() if response.content else None
-                if response.status_code not in retry_codes or attempt >= self.MAX_HTTP_ATTEMPTS:
+                    return response
+                retry = response.status_code in retry_codes and attempt < self.MAX_HTTP_ATTEMPTS
+                if response.status_code == 500 and method != "POST":
+                    retry = attempt < self._hook.max_attempts
+                if not retry:
                     raise self._error(f"{method} /{path} failed: ({response.status_code}) "
                                       f"{_error_description(response)}", response.status_code)
                 delay = _retry_after(response.headers.get("Retry-After"))

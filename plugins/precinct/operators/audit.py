@@ -1,21 +1,27 @@
 """The Civis workflow audit's task bodies: collect from Civis, compute, write the tabs, mail.
 
-Collecting with as few calls as the API allows (see docs/audit.md):
+Collecting with as few calls as the API allows (the bundled API spec has no endpoint that
+returns definitions or executions for many workflows at once; README, "API calls"):
 
-- `GET /workflows?scheduled=true` paged (50 a page): id, name, owner, schedule, time zone,
-  state of the latest execution, `updatedAt`. Watched unscheduled workflows: one
-  `GET /workflows/{id}` each (it carries the definition too).
+- `GET /workflows?scheduled=true` paged (50 a page, the spec's maximum; by creation time, so a
+  workflow edited while the pages are read does not move between pages): id, name, owner,
+  schedule, time zone, state of the latest execution, `updatedAt`. Watched unscheduled
+  workflows: one `GET /workflows/{id}` each (it carries the definition too).
 - Per workflow, only what the list lacks: the definition (`GET /workflows/{id}`), skipped when
   the previous audit already parsed the definition at the same `updatedAt`; the executions
   (`GET /workflows/{id}/executions`, newest first, 50 a page, one page unless the failure streak
-  is longer), skipped for workflows that never ran (list state `scheduled`/`idle`).
-- Jobs: `GET /jobs` paged (50 a page, each with `lastRun`) when more than a page of jobs is
-  wanted, otherwise `GET /jobs/{id}` each; a job the list does not show (the key cannot read it,
-  archived) gets one `GET /jobs/{id}`, whose error becomes the row's error.
+  is longer), skipped for workflows that never ran (list state `scheduled`/`idle`). Executions
+  are read on every audit: the list's `state` and `updatedAt` do not change when a workflow runs
+  again and ends as it did before, so the previous audit's executions cannot be trusted.
+- Jobs: when more than a page of jobs is wanted, `GET /jobs` page 1 says how many pages the
+  list has; the rest of the list (each job with `lastRun`) is read if that is fewer calls than
+  one `GET /jobs/{id}` per job still wanted, else the jobs are read one by one. A job the list
+  does not show (the key cannot read it, archived) gets one `GET /jobs/{id}`, whose error
+  becomes the row's error.
 
-Per-workflow and per-job reads run concurrently over the hook's async client (the `civis`
-client serialises every request of a process behind one lock). 429 and 502/503/504 are
-retried with backoff by the hook (500 too on the synchronous reads).
+Every read goes through the hook's async client, `CONCURRENCY` at a time (list pages too, once
+page 1 has said how many there are): the `civis` client serialises every request of a process
+behind one lock. 429, 500 and 502/503/504 are retried with backoff by the hook.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from precinct.audit import core
 
 log = logging.getLogger(__name__)
 
-EXECUTIONS_PAGE = 50
+PAGE = 50  # the spec's maximum `limit` for the workflows, executions and jobs lists
+EXECUTIONS_PAGE = PAGE
 CONCURRENCY = 16
 NEVER_RAN_STATES = frozenset({"scheduled", "idle"})
 HIGHLIGHT_FAILED = "#F4CCCC"
@@ -40,20 +47,16 @@ HIGHLIGHT_OVERDUE = "#FCE8B2"
 
 def collect(hook: Any, watched: Iterable[int] = (), cache: Mapping[str, Any] | None = None,
             *, concurrency: int = CONCURRENCY) -> dict[str, Any]:
-    """Everything the audit needs from Civis, as JSON-able data (snake_case)."""
+    """Everything the audit needs from Civis, as JSON-able data (snake_case).
+
+    `cache` is the previous audit's `definitions` (parsed job ids per workflow id, with the
+    `updated_at` they were parsed at).
+    """
     started = time.monotonic()
     calls_before = hook.api_calls
-    workflows: dict[int, dict] = {}
-    for item in hook.list_workflows(scheduled=True):
-        item = core.snake(item)
-        workflows[int(item["id"])] = item
-    listed = dict(workflows)
-    watched = [int(w) for w in watched if int(w) not in workflows]
-    result = asyncio.run(_gather(hook, workflows, listed, watched, dict(cache or {}),
+    result = asyncio.run(_gather(hook, [int(w) for w in watched], dict(cache or {}),
                                  concurrency))
     result["api_calls"] = hook.api_calls - calls_before
-    kinds = result["calls_by_kind"]
-    kinds["workflow lists"] = result["api_calls"] - sum(kinds.values())
     result["seconds"] = round(time.monotonic() - started, 2)
     log.info("Collected %d workflows and %d jobs in %d Civis API calls (%.1fs): %s",
              len(result["workflows"]), len(result["jobs"]) + len(result["job_errors"]),
@@ -61,11 +64,18 @@ def collect(hook: Any, watched: Iterable[int] = (), cache: Mapping[str, Any] | N
     return result
 
 
-async def _gather(hook: Any, workflows: dict[int, dict], listed: dict[int, dict],
-                  watched: list[int], cache: dict[str, Any], concurrency: int) -> dict:
+async def _gather(hook: Any, watched: list[int], cache: dict[str, Any], concurrency: int
+                  ) -> dict:
+    try:
+        return await _read(hook, watched, cache, concurrency)
+    finally:
+        await hook.aclose()
+
+
+async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concurrency: int
+                ) -> dict:
     from precinct.hooks.civis import CivisHookError
 
-    api = await hook._api()
     gate = asyncio.Semaphore(concurrency)
     kinds = {"workflow lists": 0, "workflow gets": 0, "execution lists": 0, "job lists": 0,
              "job gets": 0}
@@ -73,10 +83,44 @@ async def _gather(hook: Any, workflows: dict[int, dict], listed: dict[int, dict]
     definitions: dict[str, dict] = {}
     executions: dict[str, list] = {}
 
-    async def get(path: str, kind: str) -> Any:
+    async def get(path: str, kind: str, **params: Any) -> Any:
         async with gate:
-            kinds[kind] += 1
-            return await api.request("GET", path)
+            calls = hook.api_calls
+            try:
+                return await hook.aget(path, **params)
+            finally:
+                kinds[kind] += hook.api_calls - calls
+
+    async def page(path: str, number: int, kind: str, **params: Any
+                   ) -> tuple[list[dict], int | None]:
+        async with gate:
+            calls = hook.api_calls
+            try:
+                return await hook.aget_page(path, page=number, limit=PAGE, **params)
+            finally:
+                kinds[kind] += hook.api_calls - calls
+
+    async def pages(path: str, kind: str, first: tuple[list[dict], int | None], **params: Any
+                    ) -> list[dict]:
+        """Page 1 (given) and every later page: concurrently when page 1 gave the count."""
+        batches = [first[0]]
+        if first[1] is None:
+            while len(batches[-1]) >= PAGE:
+                batches.append((await page(path, len(batches) + 1, kind, **params))[0])
+        else:
+            rest = await asyncio.gather(*(page(path, n, kind, **params)
+                                          for n in range(2, first[1] + 1)))
+            batches += [batch for batch, _ in rest]
+        return [item for batch in batches for item in batch]
+
+    listing = {"scheduled": "true", "archived": "false", "order": "created_at",
+               "order_dir": "asc"}
+    workflows: dict[int, dict] = {}
+    first = await page("workflows", 1, "workflow lists", **listing)
+    for item in await pages("workflows", "workflow lists", first, **listing):
+        workflows[int(item["id"])] = core.snake(item)
+    listed = dict(workflows)
+    watched = [w for w in watched_ids if w not in workflows]
 
     async def read_watched(wf_id: int) -> None:
         try:
@@ -93,8 +137,9 @@ async def _gather(hook: Any, workflows: dict[int, dict], listed: dict[int, dict]
             return
         stamp = wf.get("updated_at")
         cached = cache.get(str(wf_id))
-        if wf_id in listed and cached and cached.get("updated_at") == stamp:
-            definitions[str(wf_id)] = cached
+        if wf_id in listed and isinstance(cached, Mapping) and stamp and \
+                cached.get("updated_at") == stamp:
+            definitions[str(wf_id)] = dict(cached)
             return
         text = wf.get("definition")
         if text is None:
@@ -113,15 +158,16 @@ async def _gather(hook: Any, workflows: dict[int, dict], listed: dict[int, dict]
             executions[str(wf_id)] = []
             return
         runs: list = []
-        page = 1
+        number = 1
         try:
             while True:
-                batch = await get(f"workflows/{wf_id}/executions?limit={EXECUTIONS_PAGE}"
-                                  f"&page_num={page}&order=id&order_dir=desc", "execution lists")
+                batch = await get(f"workflows/{wf_id}/executions", "execution lists",
+                                  limit=EXECUTIONS_PAGE, page_num=number, order="id",
+                                  order_dir="desc")
                 runs += [core.snake(r) for r in batch or []]
                 if len(batch or []) < EXECUTIONS_PAGE or core.summarize_executions(runs).complete:
                     break
-                page += 1
+                number += 1
         except CivisHookError as exc:
             errors[str(wf_id)] = f"cannot read the executions: {exc}"
         executions[str(wf_id)] = runs
@@ -133,14 +179,19 @@ async def _gather(hook: Any, workflows: dict[int, dict], listed: dict[int, dict]
     wanted = sorted({j for d in definitions.values() for j in d["job_ids"]})
     jobs: dict[str, dict] = {}
     job_errors: dict[str, str] = {}
-    if len(wanted) > EXECUTIONS_PAGE:
-        calls = hook.api_calls
-        wanted_set = set(wanted)
-        for item in hook.list_jobs():
+
+    def keep(items: Iterable[Mapping[str, Any]]) -> None:
+        for item in items:
             if int(item["id"]) in wanted_set:
                 jobs[str(item["id"])] = core.snake(item)
-        kinds["job lists"] += hook.api_calls - calls
-    missing = [j for j in wanted if str(j) not in jobs]
+
+    wanted_set = set(wanted)
+    if len(wanted) > PAGE:
+        first = await page("jobs", 1, "job lists")
+        keep(first[0])
+        left = sum(str(j) not in jobs for j in wanted)
+        if first[1] is None or first[1] - 1 < left:  # the rest of the list is fewer calls
+            keep(await pages("jobs", "job lists", first))
 
     async def read_job(job_id: int) -> None:
         try:
@@ -148,8 +199,7 @@ async def _gather(hook: Any, workflows: dict[int, dict], listed: dict[int, dict]
         except CivisHookError as exc:
             job_errors[str(job_id)] = f"cannot read job {job_id}: {exc}"
 
-    await asyncio.gather(*(read_job(j) for j in missing))
-    await hook.aclose()
+    await asyncio.gather(*(read_job(j) for j in wanted if str(j) not in jobs))
     return {"workflows": [_slim(w, WORKFLOW_FIELDS) for w in workflows.values()],
             "definitions": definitions,
             "executions": {k: [_slim(r, EXECUTION_FIELDS) for r in v]
@@ -179,19 +229,32 @@ def _slim(item: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
 def collect_task(params: Mapping[str, Any], ti: Any = None) -> dict[str, Any]:
     from precinct.hooks.civis import CivisHook
 
-    cache = {}
-    if ti is not None:
-        try:
-            previous = ti.xcom_pull(task_ids="collect", key="definitions",
-                                    include_prior_dates=True)
-            cache = dict(previous or {})
-        except Exception as exc:  # noqa: BLE001 - a cold cache only costs calls
-            log.warning("No definition cache from the previous audit (%s)", exc)
+    cache = previous_definitions(ti) if ti is not None else {}
     hook = CivisHook()
     collected = collect(hook, params.get("watched_workflow_ids") or [], cache)
     if ti is not None:
         ti.xcom_push(key="definitions", value=collected["definitions"])
     return collected
+
+
+def previous_definitions(ti: Any) -> dict[str, Any]:
+    """The parsed definitions the latest earlier audit pushed (empty: every one is read).
+
+    `map_indexes=-1` matters: without it the Task SDK pulls every matching XCom of every
+    earlier run (a list once there are two), not the latest one.
+    """
+    try:
+        previous = ti.xcom_pull(task_ids="collect", key="definitions", include_prior_dates=True,
+                                map_indexes=-1)
+    except Exception as exc:  # noqa: BLE001 - a cold cache only costs calls
+        log.warning("No definition cache from the previous audit (%s)", exc)
+        return {}
+    if not isinstance(previous, Mapping):
+        if previous is not None:
+            log.warning("Ignoring a definition cache of type %s", type(previous).__name__)
+        return {}
+    log.info("Definition cache from the previous audit: %d workflows", len(previous))
+    return dict(previous)
 
 
 def compute_task(collected: Mapping[str, Any], data_interval_start: Any = None,
