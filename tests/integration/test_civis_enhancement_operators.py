@@ -12,6 +12,7 @@ stand-in (`/__admin/jobs`), never inferred from our own code.
 # ruff: noqa: S608
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -227,3 +228,13 @@ def test_a_noted_run_that_failed_is_run_again_on_the_same_enhancement(registry, 
         execute(data_match("dm_rerun", cfg), {"ti": FakeTI("dm_rerun", try_number=2)})
     [job] = enhancements(schema)
     assert [r["state"] for r in job["runs"]] == ["failed", "failed"], "a new run, same job"
+
+
+def test_killing_the_deferred_task_cancels_the_enhancement_run(registry, schema):
+    op = data_match("dm_kill", config(schema))
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": FakeTI(op.task_id)})
+    trigger = deferred.value.trigger
+    asyncio.run(trigger.on_kill())  # what the triggerer calls when a user kills the task
+    [job] = enhancements(schema)
+    assert [r["state"] for r in job["runs"]] == ["cancelled"]

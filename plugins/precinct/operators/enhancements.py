@@ -56,7 +56,8 @@ class _EnhancementOperator(CivisRunOperator):
     :param config: the `validate` task's return value (templated; pass its XComArg): a
         `MatchConfig` dict with `extra.database`.
     The other arguments are `CivisRunOperator`'s (`civis_conn_id`, `deferrable`,
-    `poll_interval`, `run_timeout`, `cancel_on_kill`); `job_id` and `job_type` are set here.
+    `poll_interval`, `run_timeout`, `cancel_on_kill`); there is no `job_id` to pass (the job is
+    created) and the run is always followed as a `script` job.
     """
 
     kind: ClassVar[str]  # the enhancement: `civis_data_match` or `cass_ncoa`
@@ -211,7 +212,7 @@ class CivisDataMatchOperator(_EnhancementOperator):
 
     def __init__(self, *, config: dict[str, Any] | Any, input_stage: str, output_stage: str,
                  threshold: float | None = None, **kwargs: Any):
-        kwargs.setdefault("job_type", JOB_TYPE)
+        kwargs["job_type"] = JOB_TYPE
         super().__init__(**kwargs)
         self.config = config
         self.input_stage = input_stage
@@ -264,7 +265,7 @@ class CivisCassNcoaOperator(_EnhancementOperator):
     template_fields: Sequence[str] = ("config", "chunk")
 
     def __init__(self, *, config: dict[str, Any] | Any, chunk: int | str, **kwargs: Any):
-        kwargs.setdefault("job_type", JOB_TYPE)
+        kwargs["job_type"] = JOB_TYPE
         super().__init__(**kwargs)
         self.config = config
         self.chunk = chunk
