@@ -5,7 +5,8 @@ Started by hand from the form. Matches any list in the Civis database (event sig
 signers, donors) to the voterfile, the way the data team does it:
 
 1. **validate**: every table and column named in the form is checked (pattern, then existence
-   in the input table) before any SQL runs; a bad one fails here, naming the field.
+   in the input table), and the match target id among the account's match targets, before any
+   SQL runs; a bad one fails here, naming the field.
 2. **stage_universe**: input rows never matched, or matched below the rematch threshold (good
    matches are not re-sent).
 3. **match_pass_1** (Civis Data Match) and **dedupe_pass_1**: one best match per source id,
@@ -21,7 +22,11 @@ signers, donors) to the voterfile, the way the data team does it:
    operators are e-mailed.
 8. **drop_staging**: drops every `{output}__stg_*` table, whether the run succeeded or not.
 
-The defaults match the seeded devstack list. See docs/voterfile_match.md.
+The Data Match and CASS/NCOA tasks (`precinct.operators.enhancements`) are deferrable: after
+starting the Civis run they wait in the triggerer, not in a worker slot; a retry re-attaches to
+the run (or the enhancement job) an earlier try started instead of creating a second one.
+
+The defaults match the seeded devstack list. See the README section "voterfile_match".
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from datetime import datetime
 from airflow.sdk import DAG, Param
 from airflow.sdk.definitions.decorators import task
 
-from precinct.dag_defaults import default_args
+from precinct.dag_defaults import CIVIS_POLL_SECONDS, default_args
+from precinct.operators.enhancements import CivisCassNcoaOperator, CivisDataMatchOperator
 
 
 def _column(default: str | None, title: str, what: str) -> Param:
@@ -81,7 +87,9 @@ with DAG(
                               "(rebuilt); {output}_all_matches keeps every run's matches."),
         "match_target": Param(1, type="integer", minimum=1, title="Match target",
                               description="The Civis Data Match target id (the voterfile to "
-                              "match to). devstack: 1."),
+                              "match to). Checked against the account's match targets before "
+                              "anything runs; a wrong id fails validate, listing them. "
+                              "devstack: 1."),
         "voterfile_table": Param("public.voterfile", type="string", title="Voterfile table",
                                  description="schema.table of the match target's people (state, "
                                  "first and last name), read for the extra-match rule."),
@@ -124,12 +132,6 @@ with DAG(
         return voterfile.stage_universe_task(config)
 
     @task
-    def match_pass_1(config: dict, universe: int) -> None:
-        from precinct.operators import voterfile
-
-        voterfile.data_match_task(config, "universe", "match1")
-
-    @task
     def dedupe_pass_1(config: dict) -> int:
         from precinct.operators import voterfile
 
@@ -141,23 +143,11 @@ with DAG(
 
         return voterfile.plan_chunks_task(config)
 
-    @task(max_active_tis_per_dagrun=8)
-    def cass_ncoa(chunk: int, config: dict) -> int:
-        from precinct.operators import voterfile
-
-        return voterfile.cass_ncoa_task(config, chunk)
-
     @task
-    def coalesce_and_recover(config: dict, chunks: list[int]) -> None:
+    def coalesce_and_recover(config: dict, cass_runs: list[dict]) -> None:
         from precinct.operators import voterfile
 
-        voterfile.coalesce_task(config, list(chunks or []))
-
-    @task
-    def match_pass_2(config: dict) -> None:
-        from precinct.operators import voterfile
-
-        voterfile.data_match_task(config, "rest_clean", "match2")
+        voterfile.coalesce_task(config, list(cass_runs or []))
 
     @task
     def dedupe_pass_2(config: dict) -> int:
@@ -185,12 +175,21 @@ with DAG(
 
     config = validate()
     universe = stage_universe(config)
+    # Data Match and CASS/NCOA wait for Civis in the triggerer (deferrable), not in a worker.
+    matched1 = CivisDataMatchOperator(task_id="match_pass_1", config=config,
+                                      input_stage="universe", output_stage="match1",
+                                      poll_interval=CIVIS_POLL_SECONDS)
     kept1 = dedupe_pass_1(config)
-    match_pass_1(config, universe) >> kept1
+    universe >> matched1 >> kept1
     chunks = plan_cass_chunks(config, kept1)
-    standardised = cass_ncoa.partial(config=config).expand(chunk=chunks)
-    rest = coalesce_and_recover(config, standardised)
-    matched2 = match_pass_2(config)
+    standardised = CivisCassNcoaOperator.partial(
+        task_id="cass_ncoa", config=config, poll_interval=CIVIS_POLL_SECONDS,
+        max_active_tis_per_dagrun=8,
+    ).expand(chunk=chunks)
+    rest = coalesce_and_recover(config, standardised.output)
+    matched2 = CivisDataMatchOperator(task_id="match_pass_2", config=config,
+                                      input_stage="rest_clean", output_stage="match2",
+                                      poll_interval=CIVIS_POLL_SECONDS)
     rest >> matched2
     kept2 = dedupe_pass_2(config)
     matched2 >> kept2

@@ -37,6 +37,9 @@ def env(service: Service) -> dict[str, str]:
         "AIRFLOW_CONN_CIVIS_DEFAULT": conn_json(
             conn_type="generic", host=f"{service.url}/", password=API_KEY
         ),
+        # The stand-in's runs take seconds, not Civis's minutes: poll deferred runs every
+        # second (precinct.dag_defaults.CIVIS_POLL_SECONDS, read when DAGs are parsed).
+        "PRECINCT_CIVIS_POLL_SECONDS": "1",
     }
 
 

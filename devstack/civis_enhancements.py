@@ -25,6 +25,10 @@ seeded `public.ncoa_moves`. It writes `destination.databaseTable`: the `multipar
 `cass_address1`, `cass_address2`, `cass_city`, `cass_state`, `cass_zip`, `ncoa_moved`,
 `cass_status` (`standardised`, `moved`, `no_address`).
 
+**Match targets** (`GET /match_targets`, `GET /match_targets/{id}`, the spec's `Matchtarget`
+shape): `MATCH_TARGETS`, i.e. target `MATCH_TARGET_ID` (1), the seeded voterfile, and an archived
+one (2) that Data Match refuses, like a retired file.
+
 `install(app)` also seeds the voterfile in the background (devstack.seed_voterfile) so `make
 demo` finds it.
 """
@@ -34,6 +38,7 @@ demo` finds it.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -53,6 +58,16 @@ STREET_WORDS = {
     "APARTMENT": "APT", "SUITE": "STE",
 }
 FORMAL = {nick.upper(): formal.upper() for formal, nick in NICKNAMES.items()}
+# The account's match targets (the spec's Matchtarget, camelCase). Only an active one matches.
+_TARGETS_CREATED = "2026-01-05T15:00:00.000Z"
+MATCH_TARGETS: tuple[dict[str, Any], ...] = (
+    {"id": MATCH_TARGET_ID, "name": "Voterfile (devstack public.voterfile)",
+     "targetFileName": "devstack_voterfile", "createdAt": _TARGETS_CREATED,
+     "updatedAt": _TARGETS_CREATED, "archived": False},
+    {"id": 2, "name": "Voterfile 2024 (retired)", "targetFileName": "devstack_voterfile_2024",
+     "createdAt": _TARGETS_CREATED, "updatedAt": _TARGETS_CREATED, "archived": True},
+)
+ACTIVE_TARGETS = frozenset(int(t["id"]) for t in MATCH_TARGETS if not t["archived"])
 
 
 # -- normalisation -------------------------------------------------------------------------
@@ -205,7 +220,7 @@ def _q(schema: str, table: str) -> str:
 def data_match_executor(ctx: cs.RunContext) -> None:
     fields = ctx.job.fields
     mapping = {k: v for k, v in (fields.get("inputFieldMapping") or {}).items() if v}
-    if int(fields.get("matchTargetId") or 0) != MATCH_TARGET_ID:
+    if int(fields.get("matchTargetId") or 0) not in ACTIVE_TARGETS:
         raise RuntimeError(f"Match target {fields.get('matchTargetId')} not found.")
     if "primary_key" not in mapping:
         raise RuntimeError("inputFieldMapping must name the primary_key column.")
@@ -346,6 +361,7 @@ def install(app: cs.Standin) -> None:
                                  "enhancement", parent_key)
         base = f"/enhancements/{segment}"
         _routes(app, store, kind, parent_key, base, create_path)
+    _match_target_routes(app)
     app.register_executor(DATA_MATCH, data_match_executor)
     app.register_executor(CASS_NCOA, cass_ncoa_executor)
     if store.dsn:
@@ -362,6 +378,24 @@ def _seed(dsn: str) -> None:
             return
         except Exception:  # noqa: BLE001 - retried; tests seed explicitly as well
             time.sleep(2)
+
+
+def _match_target_routes(app: cs.Standin) -> None:
+    # The stand-in runs as `python -m devstack.civis_standin`: its dispatcher catches the
+    # ApiError of `__main__`, not of the `devstack.civis_standin` this plug-in imported.
+    api = sys.modules[type(app).__module__]
+
+    @app.route("GET", "/match_targets/")
+    def targets_list(call: cs.Call):
+        return [dict(t) for t in MATCH_TARGETS]
+
+    @app.route("GET", "/match_targets/{id}")
+    def targets_get(call: cs.Call):
+        for target in MATCH_TARGETS:
+            if target["id"] == call.params["id"]:
+                return dict(target)
+        raise api.not_found(f"The requested match target {call.params['id']} could not be "
+                           "found.")
 
 
 def _routes(app, store, kind, parent_key, base, create_path) -> None:

@@ -17,6 +17,9 @@ OWNER = "precinct"
 # Tests and the local demo shorten the waits between tries (an environment variable, read at
 # parse time like any setting: no I/O). Production leaves it unset.
 _RETRY_DELAY = float(os.environ.get("PRECINCT_RETRY_DELAY_SECONDS", "120"))
+# Seconds between status checks of a deferred Civis run (the triggerer's polls). Enhancements
+# and long scripts take minutes on Civis; devstack sets 1 for its stand-in's short runs.
+CIVIS_POLL_SECONDS = float(os.environ.get("PRECINCT_CIVIS_POLL_SECONDS", "30"))
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,

@@ -2,7 +2,8 @@
 
 Against the running stand-in and the seeded voterfile: every answer is validated against the
 spec's response schema (the same check as tests/unit/test_civis_standin_spec.py), runs go
-queued -> running -> succeeded/failed, and the output tables hold what the pipeline reads.
+queued -> running -> succeeded/failed, the output tables hold what the pipeline reads, and
+`/match_targets` lists the seeded voterfile.
 """
 
 # The test schema's name is generated here (uuid hex), never user input.
@@ -105,6 +106,27 @@ def test_data_match_with_an_unknown_target_fails_with_a_message(api: LiveApi, sc
     run, _ = api.call("POST", f"/enhancements/civis-data-match/{job['id']}/runs")
     done = api.wait(f"/enhancements/civis-data-match/{job['id']}/runs/{run['id']}")
     assert done["state"] == "failed" and "Match target 999" in done["error"]
+
+
+def test_match_targets_list_the_seeded_voterfile_in_the_spec_shape(api: LiveApi):
+    targets, _ = api.call("GET", "/match_targets/")  # validated against the spec's Matchtarget
+    active = [t for t in targets if not t["archived"]]
+    assert [t["id"] for t in active] == [MATCH_TARGET_ID]
+    assert any(t["archived"] for t in targets)
+    one, _ = api.call("GET", f"/match_targets/{MATCH_TARGET_ID}")
+    assert one == active[0]
+    api.call("GET", "/match_targets/999", expect=404)
+
+
+def test_data_match_with_an_archived_target_fails(api: LiveApi, schema):
+    archived = next(t["id"] for t in api.call("GET", "/match_targets/")[0] if t["archived"])
+    body = {"name": "dm archived", "input_field_mapping": {"primary_key": "id"},
+            "input_table": {"schema": schema, "table": "src"}, "match_target_id": archived,
+            "output_table": {"schema": schema, "table": "out"}}
+    job, _ = api.call("POST", "/enhancements/civis-data-match/", body)
+    run, _ = api.call("POST", f"/enhancements/civis-data-match/{job['id']}/runs")
+    done = api.wait(f"/enhancements/civis-data-match/{job['id']}/runs/{run['id']}")
+    assert done["state"] == "failed" and f"Match target {archived} not found" in done["error"]
 
 
 def test_cass_ncoa_standardises_and_forwards_moved_addresses(api: LiveApi, schema):

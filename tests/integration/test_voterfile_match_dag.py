@@ -60,12 +60,20 @@ def run_dag(**conf) -> tuple[str, str]:
 
 
 # What each task logs when it did its work (the CLI prints the task logs).
-MARKERS = {"stage_universe": "Universe: ", "match_pass_1": "Data Match match1: Civis job",
-           "cass_ncoa": "CASS/NCOA chunk ", "drop_staging": "staging table(s)"}
+MARKERS = {"stage_universe": r"Universe: ",
+           "match_pass_1": r"Created Civis Data Match job \d+ writing \S+__stg_match1",
+           "cass_ncoa": r"Created CASS/NCOA job \d+ writing \S+__stg_cass_\d+",
+           "drop_staging": r"staging table\(s\)"}
 
 
 def ran(out: str, task_id: str) -> bool:
-    return MARKERS[task_id] in out
+    return re.search(MARKERS[task_id], out) is not None
+
+
+def deferred(out: str) -> list[str]:
+    """The task ids that deferred (each waited for its Civis run in the trigger, run inline
+    by `airflow dags test`), in order."""
+    return re.findall(r"Pausing task as DEFERRED\..*?task_id=(\w+)", out)
 
 
 def test_publishes_best_rows_keeps_history_and_drops_staging(output):
@@ -76,6 +84,11 @@ def test_publishes_best_rows_keeps_history_and_drops_staging(output):
     assert published == history > 0.8 * SMALL_ROWS
     assert tables(output) == [output, f"{output}_all_matches"]  # no __stg_ table left
     assert ran(out, "cass_ncoa")  # the rest went through CASS/NCOA in mapped chunks
+    # Every Data Match and CASS/NCOA wait was deferred to the trigger, none held a worker.
+    waits = deferred(out)
+    chunks = len(re.findall(r"Created CASS/NCOA job", out))
+    assert waits == ["match_pass_1", *["cass_ncoa"] * chunks, "match_pass_2"], waits
+    assert chunks >= 2 and out.count("[DAG TEST] Trigger completed") == len(waits)
     f = figures(f"demo.{output}", SMALL)
     assert f["precision"] > 0.95 and f["recall"] > 0.9, f
     with psycopg.connect(postgres.dsn("civis")) as conn:
@@ -114,10 +127,14 @@ def test_below_the_floor_publish_is_skipped_with_one_email(output):
 @pytest.mark.parametrize(("field", "value"), [
     ("primary_key", "id; DROP TABLE demo.voterfile_signups"),
     ("phone_column", "telephone"),  # a valid name, but no such column in the input
+    ("match_target", 99),  # a valid id, but not one of the account's match targets
 ])
-def test_a_bad_identifier_fails_the_first_task_naming_the_field(output, field, value):
+def test_a_bad_value_fails_the_first_task_naming_the_field(output, field, value):
     state, out = run_dag(output_table=f"demo.{output}", **{field: value})
     assert state == "failed"
     assert f"Invalid form value: {field}:" in out
+    if field == "match_target":  # the message lists the targets the account can use
+        assert ("match_target: 99 is not a match target of this Civis account (available: "
+                "1 (Voterfile (devstack public.voterfile)))") in out
     assert not ran(out, "stage_universe")
     assert tables(output) == []

@@ -30,13 +30,13 @@ header, is not attached). `repr(hook)` shows the connection id and base URL only
 
 Runs: `start_run` / `get_run` / `cancel_run` / `wait_for_run` for `script` (any job, through
 the generic `/jobs` endpoints), `sql`, `container`, `python3`, `custom`, `import` and
-`workflow` (executions). `aget_run` / `acancel_run` are the same calls over `httpx` for
-triggers, and `aget` / `aget_page` / `alist` are plain async reads (one object, one page, every
-page) for callers that read many things at once (the workflow audit): the `civis` client
-serialises every request of the process through one class-level lock
-(`civis.base.Endpoint._lock`, held during its Retry-After sleeps too), so many deferred tasks
-polling through it from one triggerer would queue behind each other. The async reads retry as
-the synchronous ones do (500 included).
+`workflow` (executions); enhancements (`create_enhancement`: Civis Data Match, CASS/NCOA) run
+as `script` jobs. `aget_run` / `acancel_run` are the same calls over `httpx` for triggers, and
+`aget` / `aget_page` / `alist` are plain async reads (one object, one page, every page) for
+callers that read many things at once (the workflow audit): the `civis` client serialises every
+request of the process through one class-level lock (`civis.base.Endpoint._lock`, held during
+its Retry-After sleeps too), so many deferred tasks polling through it from one triggerer would
+queue behind each other. The async reads retry as the synchronous ones do (500 included).
 """
 
 from __future__ import annotations
@@ -155,6 +155,12 @@ JOB_TYPES: dict[str, JobType] = {
     )
 }
 
+
+# Enhancement kind -> (client method, API path) for `CivisHook.create_enhancement`.
+ENHANCEMENTS: dict[str, tuple[str, str]] = {
+    "civis_data_match": ("post_civis_data_match", "/enhancements/civis-data-match"),
+    "cass_ncoa": ("post_cass_ncoa", "/enhancements/cass-ncoa"),
+}
 
 def job_type(name: str) -> JobType:
     try:
@@ -410,6 +416,34 @@ class CivisHook(BaseHook):
             return []
         data = self._call(lambda c: c.jobs.list_runs_outputs(int(job_id), int(run_id)),
                           idempotent=True, what=f"GET /jobs/{job_id}/runs/{run_id}/outputs")
+        return [_json(item) for item in data]
+
+    # -- enhancements (Data Match, CASS/NCOA) ----------------------------------------------
+
+    def create_enhancement(self, kind: str, name: str, **fields: Any) -> int:
+        """Create a `civis_data_match` or `cass_ncoa` enhancement job (not run yet); its id.
+
+        `fields` are the client method's keyword arguments (snake_case). Not idempotent: every
+        call is a new job in Civis, so the request is never retried once it may have reached
+        Civis (callers note the id before starting it, see precinct.operators.enhancements).
+        Start it with `start_run("script", job_id)`.
+        """
+        try:
+            method, path = ENHANCEMENTS[kind]
+        except KeyError:
+            raise ValueError(f"Unknown Civis enhancement {kind!r}; expected one of "
+                             f"{', '.join(ENHANCEMENTS)}") from None
+        job = self._call(lambda c: getattr(c.enhancements, method)(name, **fields),
+                         idempotent=False, what=f"POST {path}")
+        job_id = int(_json(job)["id"])
+        self.log.info("Created Civis %s enhancement %s", kind, job_id)
+        return job_id
+
+    def list_match_targets(self) -> list[dict[str, Any]]:
+        """The Data Match targets the key can see (`GET /match_targets`): `id`, `name`,
+        `target_file_name`, `archived`, ..."""
+        data = self._call(lambda c: c.match_targets.list(), idempotent=True,
+                          what="GET /match_targets")
         return [_json(item) for item in data]
 
     # -- SQL --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Task bodies of the `voterfile_match` DAG: every step runs on Civis (SQL scripts, Data Match,
-CASS/NCOA) through `CivisHook`; the SQL comes from `precinct.voterfile.sql`.
+"""Task bodies of the `voterfile_match` DAG's SQL steps: each runs SQL on Civis through
+`CivisHook`; the SQL comes from `precinct.voterfile.sql`. The Data Match and CASS/NCOA steps are
+operators (`precinct.operators.enhancements`) so that their long waits defer to the triggerer.
 
-Imported inside the DAG's tasks only (it imports the Civis hook, which imports the client).
+Imported inside the DAG's tasks only.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from precinct.hooks.civis import CivisHook, CivisRunFailed
+from precinct.hooks.civis import CivisHook
 from precinct.voterfile import sql
 from precinct.voterfile.chunks import chunk_numbers
-from precinct.voterfile.validation import MatchConfig, check_columns, parse_params
+from precinct.voterfile.validation import (
+    MatchConfig,
+    check_columns,
+    check_match_target,
+    parse_params,
+)
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
-CANDIDATE_THRESHOLD = 0.2  # Data Match's own floor: lower candidates can still be extra matches
 
 
 class Runner:
@@ -39,22 +44,15 @@ class Runner:
         header, *body = rows
         return [dict(zip(header, row, strict=True)) for row in body]
 
-    def wait(self, job_id: int, what: str) -> None:
-        started = self.hook.start_run("script", job_id)
-        run = self.hook.wait_for_run("script", job_id, started.run_id,
-                                     poll_interval=POLL_SECONDS)
-        if not run.succeeded:
-            raise CivisRunFailed(run)
-        log.info("%s: Civis job %s run %s succeeded", what, job_id, started.run_id)
-
 
 def _config(data: dict) -> MatchConfig:
     return MatchConfig.from_dict(data)
 
 
 def validate_task(params: dict) -> dict:
-    """Patterns, ranges, then existence of every column in the input table. A bad value fails
-    the task at once (no retry: retrying cannot fix a form)."""
+    """Patterns, ranges, existence of every column in the input table, then the match target
+    among the account's. A bad value fails the task at once (no retry: retrying cannot fix a
+    form)."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from precinct.voterfile.validation import InvalidParam
@@ -64,10 +62,12 @@ def validate_task(params: dict) -> dict:
         runner = Runner(params["database"])
         existing = [r["column_name"] for r in runner.query(sql.input_columns(config))]
         check_columns(config, existing)
+        target = check_match_target(config, runner.hook.list_match_targets())
     except InvalidParam as exc:
         raise AirflowFailException(f"Invalid form value: {exc}") from None
-    log.info("Input %s.%s: %d columns, %d mapped", config.input_schema, config.input_table,
-             len(existing), len(config.columns))
+    log.info("Input %s.%s: %d columns, %d mapped; match target %s (%s)", config.input_schema,
+             config.input_table, len(existing), len(config.columns), target["id"],
+             target["name"])
     return {**config.to_dict(), "extra": {"database": params["database"]}}
 
 
@@ -79,26 +79,6 @@ def stage_universe_task(config: dict) -> int:
     count = int(runner.query(sql.count_rows(cfg, "universe"))[0]["n"])
     log.info("Universe: %d rows to match", count)
     return count
-
-
-def data_match_task(config: dict, source: str, output: str) -> None:
-    cfg = _config(config)
-    runner = Runner(cfg.extra["database"])
-    db = cfg.extra["database"]
-    job = runner.hook._call(
-        lambda c: c.enhancements.post_civis_data_match(
-            f"voterfile_match {cfg.output_table} {output}",
-            input_field_mapping=sql.DATA_MATCH_MAPPING,
-            input_table={"databaseName": db, "schema": cfg.output_schema,
-                         "table": cfg.staging(source)},
-            match_target_id=cfg.match_target_id,
-            output_table={"databaseName": db, "schema": cfg.output_schema,
-                          "table": cfg.staging(output)},
-            max_matches=cfg.max_matches, threshold=CANDIDATE_THRESHOLD,
-        ),
-        idempotent=False, what="POST /enhancements/civis-data-match",
-    )
-    runner.wait(int(job["id"]), f"Data Match {output}")
 
 
 def dedupe_task(config: dict, source: str, matches: str, best: str) -> int:
@@ -121,31 +101,12 @@ def plan_chunks_task(config: dict) -> list[int]:
     return chunks
 
 
-def cass_ncoa_task(config: dict, chunk: int) -> int:
+def coalesce_task(config: dict, cass_runs: list[dict]) -> None:
+    """`cass_runs`: the `cass_ncoa` tasks' results (each names its `chunk`)."""
     cfg = _config(config)
     runner = Runner(cfg.extra["database"])
-    job = runner.hook._call(
-        lambda c: c.enhancements.post_cass_ncoa(
-            f"voterfile_match {cfg.output_table} chunk {int(chunk)}",
-            source={"databaseTable": {"schema": cfg.output_schema, "table": cfg.staging("rest"),
-                                      "remoteHostId": runner.hook.database_id(runner.database),
-                                      "multipartKey": ["source_id"]}},
-            destination={"databaseTable": {"schema": cfg.output_schema,
-                                           "table": cfg.staging(sql.cass_table(chunk))}},
-            column_mapping=sql.CASS_MAPPING, perform_ncoa=True,
-            limiting_sql=sql.cass_limiting_sql(chunk), output_level="all",
-        ),
-        idempotent=False, what="POST /enhancements/cass-ncoa",
-    )
-    runner.wait(int(job["id"]), f"CASS/NCOA chunk {chunk}")
-    return int(chunk)
-
-
-def coalesce_task(config: dict, chunks: list[int]) -> None:
-    cfg = _config(config)
-    runner = Runner(cfg.extra["database"])
-    runner.execute(sql.coalesce_and_recover(cfg, sorted(int(c) for c in chunks or [])),
-                   "coalesce addresses, recover names")
+    chunks = sorted(int(run["chunk"]) for run in cass_runs or [])
+    runner.execute(sql.coalesce_and_recover(cfg, chunks), "coalesce addresses, recover names")
 
 
 def qa_task(config: dict) -> dict:

@@ -35,6 +35,10 @@ DATA_MATCH_MAPPING = {"primary_key": "source_id", "first_name": "first_name",
                       "birth_date": "birth_date", "gender": "gender"}
 CASS_MAPPING = {"address1": "address", "address2": "unit", "city": "city", "state": "state",
                 "zip": "zip", "name": "last_name"}
+# Data Match's candidate floor: lower-scoring candidates are still returned, so that the dedupe
+# step can keep an "extra match" (same state, first-name prefix and last name) scoring below the
+# cutoff.
+CANDIDATE_THRESHOLD = 0.2
 
 
 @dataclass(frozen=True)

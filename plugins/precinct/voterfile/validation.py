@@ -1,7 +1,8 @@
 """Validate the `voterfile_match` form before any SQL runs.
 
-Every identifier must match `IDENTIFIER` (a plain lower/upper-case SQL name) and every input
-column must exist in the input table; a bad value raises `InvalidParam` naming the form field.
+Every identifier must match `IDENTIFIER` (a plain lower/upper-case SQL name), every input
+column must exist in the input table and the match target must be one of the account's (not
+archived); a bad value raises `InvalidParam` naming the form field.
 """
 
 from __future__ import annotations
@@ -162,3 +163,20 @@ def check_columns(config: MatchConfig, existing: Iterable[str]) -> None:
         if column.lower() not in have:
             raise InvalidParam(reverse[dm_field], f"column {column!r} is not in "
                                f"{config.input_schema}.{config.input_table}")
+
+
+def check_match_target(config: MatchConfig, targets: Iterable[Mapping[str, Any]]
+                       ) -> Mapping[str, Any]:
+    """The form's match target among the account's (`GET /match_targets`), or `InvalidParam`
+    listing the ones it can use: a wrong id would otherwise fail only inside Civis, after
+    staging, with a message that does not say which form field is wrong."""
+    targets = list(targets)
+    usable = sorted((t for t in targets if not t.get("archived")), key=lambda t: int(t["id"]))
+    for target in usable:
+        if int(target["id"]) == config.match_target_id:
+            return target
+    available = ", ".join(f"{int(t['id'])} ({t.get('name') or 'unnamed'})" for t in usable)
+    archived = any(int(t["id"]) == config.match_target_id for t in targets)
+    why = "is archived" if archived else "is not a match target of this Civis account"
+    raise InvalidParam("match_target", f"{config.match_target_id} {why} (available: "
+                       f"{available or 'none'})")

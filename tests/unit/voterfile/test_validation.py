@@ -1,4 +1,5 @@
-"""Form validation: patterns, ranges and column existence, each failure naming its field."""
+"""Form validation: patterns, ranges, column existence and the match target, each failure
+naming its field."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from precinct.voterfile.validation import (
     InvalidParam,
     check_columns,
+    check_match_target,
     parse_params,
     qualified,
 )
@@ -75,3 +77,28 @@ def test_qualified_splits_schema_and_table():
     assert qualified(" demo.t1 ", "f") == ("demo", "t1")
     with pytest.raises(InvalidParam):
         qualified("a.b.c", "f")
+
+
+TARGETS = [  # as CivisHook.list_match_targets returns them (GET /match_targets)
+    {"id": 7, "name": "Ohio file", "target_file_name": "oh", "archived": False},
+    {"id": 1, "name": "National voterfile", "target_file_name": "us", "archived": False},
+    {"id": 3, "name": "Old file", "target_file_name": "old", "archived": True},
+]
+
+
+def test_the_match_target_must_be_one_of_the_accounts():
+    assert check_match_target(parse_params(GOOD), TARGETS)["name"] == "National voterfile"
+    with pytest.raises(InvalidParam) as err:
+        check_match_target(parse_params({**GOOD, "match_target": 99}), TARGETS)
+    assert err.value.field == "match_target"
+    assert str(err.value) == ("match_target: 99 is not a match target of this Civis account "
+                              "(available: 1 (National voterfile), 7 (Ohio file))")
+
+
+def test_an_archived_match_target_is_refused_and_not_offered():
+    with pytest.raises(InvalidParam) as err:
+        check_match_target(parse_params({**GOOD, "match_target": 3}), TARGETS)
+    assert str(err.value) == ("match_target: 3 is archived (available: 1 (National voterfile), "
+                              "7 (Ohio file))")
+    with pytest.raises(InvalidParam, match=r"\(available: none\)"):
+        check_match_target(parse_params(GOOD), [])
