@@ -143,11 +143,15 @@ with DAG(
 
         return voterfile.plan_chunks_task(config)
 
-    @task
-    def coalesce_and_recover(config: dict, cass_runs: list[dict]) -> None:
+    # With CASS/NCOA off (or nothing left to match) `cass_ncoa` maps to no chunk and is
+    # skipped; the rest still gets its second pass, on the input's own addresses. The config
+    # is pulled rather than passed: a direct downstream of the setup task (validate) must be
+    # ALL_SUCCESS, and this task must run when cass_ncoa was skipped.
+    @task(trigger_rule="none_failed")
+    def coalesce_and_recover(cass_runs: list[dict], ti=None) -> None:
         from precinct.operators import voterfile
 
-        voterfile.coalesce_task(config, list(cass_runs or []))
+        voterfile.coalesce_task(ti.xcom_pull(task_ids="validate"), list(cass_runs or []))
 
     @task
     def dedupe_pass_2(config: dict) -> int:
@@ -186,7 +190,7 @@ with DAG(
         task_id="cass_ncoa", config=config, poll_interval=CIVIS_POLL_SECONDS,
         max_active_tis_per_dagrun=8,
     ).expand(chunk=chunks)
-    rest = coalesce_and_recover(config, standardised.output)
+    rest = coalesce_and_recover(standardised.output)
     matched2 = CivisDataMatchOperator(task_id="match_pass_2", config=config,
                                       input_stage="rest_clean", output_stage="match2",
                                       poll_interval=CIVIS_POLL_SECONDS)

@@ -138,3 +138,14 @@ def test_a_bad_value_fails_the_first_task_naming_the_field(output, field, value)
                 "1 (Voterfile (devstack public.voterfile)))") in out
     assert not ran(out, "stage_universe")
     assert tables(output) == []
+
+
+def test_without_cass_ncoa_the_rest_still_gets_its_second_pass_and_is_published(output):
+    # No CASS/NCOA chunk is mapped (the mapped task expands to nothing and is skipped): the
+    # second pass still runs on the input's own addresses, and the run publishes.
+    state, out = run_dag(output_table=f"demo.{output}", cass_ncoa=False)
+    assert state == "success", out[-4000:]
+    assert not ran(out, "cass_ncoa")
+    assert deferred(out) == ["match_pass_1", "match_pass_2"]
+    assert count(output) == count(f"{output}_all_matches") > 0.8 * SMALL_ROWS
+    assert tables(output) == [output, f"{output}_all_matches"]
