@@ -1811,6 +1811,10 @@ def admin(app: Standin, method: str, path: str, body: Any, query: str) -> Reply:
         if path == "/jobs" and method == "GET":
             with store.lock:
                 return Reply(200, [admin_job_view(j) for j in store.jobs.values()])
+        if path == "/workflows" and method == "GET":
+            with store.lock:
+                return Reply(200, [{"id": wf.id, "name": wf.name, "archived": wf.archived}
+                                   for wf in store.workflows.values()])
         if path == "/workflows" and method == "POST":
             wf = admin_create_workflow(store, body)
             return Reply(201, {"id": wf.id, "name": wf.name,

@@ -16,9 +16,9 @@ SHOWN_COLUMNS = ("status", "workflow_id", "workflow", "owner", "schedule", "over
 
 
 def prepare(workflows: int = 300) -> dict | None:
-    """Seed the Civis stand-in's realistic mix unless it already holds workflows."""
-    existing = civis.admin("GET", "/jobs")
-    if existing:
+    """Seed the Civis stand-in's realistic mix unless it already holds workflows (jobs alone,
+    e.g. the voterfile pipeline's, do not count)."""
+    if civis.admin("GET", "/workflows"):
         return None
     return civis.seed(workflows=workflows)
 
