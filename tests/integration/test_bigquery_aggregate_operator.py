@@ -30,8 +30,12 @@ def client(devstack_env):
     client.delete_dataset(DATASET, delete_contents=True, not_found_ok=True)
 
 
-def _context(run_id: str):
-    return {"ti": SimpleNamespace(dag_id="flake_rate_refresh", task_id="query", run_id=run_id)}
+def _context(run_id: str, try_number: int | None = None):
+    """What the operator reads from the task context (no try number: an unknown try)."""
+    ti = SimpleNamespace(dag_id="flake_rate_refresh", task_id="query", run_id=run_id)
+    if try_number is not None:
+        ti.try_number = try_number
+    return {"ti": ti}
 
 
 def _operator(**kwargs):
@@ -85,3 +89,18 @@ def test_two_queries_of_one_task_each_get_their_own_job(client):
     assert both["types"]["rows"] == [{"n": 4}]
     assert both["counts"]["rows"][0]["signups"] == len(data.tables["event_signups"])
     assert both["types"]["job_id"] != both["counts"]["job_id"]
+
+
+def test_a_first_try_submits_straight_away_and_the_retry_reads_its_job(client):
+    data = seed.generate(date(2026, 10, 14), signups=300)
+    seed.load(client, DATASET, data)
+    run_id = "scheduled__2026-10-15T12:00:00+00:00"
+    first = _operator().execute(_context(run_id, try_number=1))["counts"]
+    assert first["reattached"] is False
+    assert first["rows"][0]["signups"] == len(data.tables["event_signups"])
+    # Try 2 (the task failed after the query): the job of try 1, read again, not re-run.
+    retry = _operator().execute(_context(run_id, try_number=2))["counts"]
+    assert retry["reattached"] is True and retry["job_id"] == first["job_id"]
+    assert retry["rows"] == first["rows"]
+    with pytest.raises(NotFound):
+        client.get_job(first["job_id"] + "_r1")
