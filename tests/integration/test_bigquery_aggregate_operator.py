@@ -4,6 +4,7 @@ instead of running the query again; a failed job is replaced; raw rows never lea
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from types import SimpleNamespace
 
@@ -44,7 +45,9 @@ def _operator(**kwargs):
 
 
 def test_failed_job_is_replaced_then_a_retry_reads_the_finished_job(client):
-    run_id = "manual__2026-10-14T12:00:00+00:00"
+    # A run id of its own: the emulator keeps jobs for as long as it runs, and this run's jobs
+    # from an earlier session would be re-attached to instead of failing.
+    run_id = f"manual__2026-10-14T12:00:00+00:00_{uuid.uuid4().hex[:8]}"
     op = _operator()
     base = job_id_for("flake_rate_refresh", "query_counts", run_id, op.configuration("counts"))
     # Try 1: the sync has not landed yet, the query fails.
