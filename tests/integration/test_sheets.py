@@ -508,3 +508,36 @@ def test_standin_state_survives_a_restart(tmp_path: Path) -> None:
     finally:
         second.shutdown()
         second.server_close()
+
+
+def test_token_endpoint_follows_a_rotated_key(tmp_path: Path) -> None:
+    """The stand-in keeps the public key it derived only while the keyfile is unchanged."""
+    from google.auth.exceptions import RefreshError
+    from google.auth.transport.requests import Request
+    from google.oauth2 import service_account
+
+    from devstack.sheets_standin import ensure_keyfile
+
+    server = make_server("127.0.0.1", 0, tmp_path / "state.json", tmp_path / "key.json", [])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        token_uri = f"http://127.0.0.1:{server.server_address[1]}/token"
+
+        def credentials(info: dict):
+            return service_account.Credentials.from_service_account_info(
+                info, scopes=[SHEETS_SCOPE])
+
+        old = ensure_keyfile(tmp_path / "key.json", token_uri)
+        credentials(old).refresh(Request())  # accepted, and the public key is now known
+        (tmp_path / "key.json").unlink()
+        new = ensure_keyfile(tmp_path / "key.json", token_uri)  # a fresh RSA key
+        assert new["private_key"] != old["private_key"]
+
+        with pytest.raises(RefreshError, match="invalid_grant"):
+            credentials(old).refresh(Request())
+        fresh = credentials(new)
+        fresh.refresh(Request())
+        assert fresh.token
+    finally:
+        server.shutdown()
+        server.server_close()
