@@ -17,8 +17,9 @@ VAN-synced tables and published to the field dashboard's Google Sheet.
    the row count stays within its tolerance of the last publish. A failed gate e-mails the
    operators once (which gate, and why) and skips publishing: the Sheet keeps the last good
    numbers.
-5. **publish**: the `Flake rate` and `Upcoming` tabs are each replaced in one atomic write
-   (both at once), with a "Last refreshed" cell; the current week's row is highlighted.
+5. **publish**: the `Flake rate` and `Upcoming` tabs are replaced together in one atomic write
+   (3 Sheets calls for both), with a "Last refreshed" cell; the current week's row is
+   highlighted. If the write fails, both tabs keep their previous content.
 
 Connections: `google_cloud_default` (BigQuery and Sheets), `smtp_default` (the gate e-mail).
 In devstack, BigQuery is the bqemulator stand-in with a synthetic dataset `van_demo`.

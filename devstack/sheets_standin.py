@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import hashlib
 import json
 import math
 import os
@@ -1001,15 +1002,39 @@ def ensure_keyfile(path: Path, token_uri: str, project: str = "demo") -> dict:
     return info
 
 
+# Public keys derived from keyfiles, by the keyfile's content hash (see _public_pem).
+_PUBLIC_KEYS: dict[str, tuple[str, dict]] = {}
+_PUBLIC_KEYS_LOCK = threading.Lock()
+
+
 def _public_pem(keyfile: Path) -> tuple[str, dict]:
+    """The keyfile's public key (PEM) and the account fields the token endpoint checks.
+
+    Deriving the public key means loading the RSA private key, about 30 ms of CPU (cryptography
+    validates the key). Google checks assertions against public keys it already holds, so the
+    stand-in derives it once per keyfile content rather than on every token request: on a busy
+    2-core machine that CPU was taken from whatever asked for the token. A rewritten keyfile
+    (new key, or a new token_uri from `ensure_keyfile`) has a new hash and is read again.
+    """
+    raw = keyfile.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    with _PUBLIC_KEYS_LOCK:
+        cached = _PUBLIC_KEYS.get(digest)
+    if cached is not None:
+        return cached
     from cryptography.hazmat.primitives import serialization
 
-    info = json.loads(keyfile.read_text())
+    info = json.loads(raw)
     key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
     pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
-    return pem, info
+    account = {"client_email": info["client_email"],
+               "private_key_id": info.get("private_key_id")}
+    with _PUBLIC_KEYS_LOCK:
+        _PUBLIC_KEYS.clear()  # only the current keyfile's key is ever needed
+        _PUBLIC_KEYS[digest] = (pem, account)
+    return pem, account
 
 
 class OAuthError(Exception):

@@ -4,6 +4,7 @@ instead of running the query again; a failed job is replaced; raw rows never lea
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from types import SimpleNamespace
 
@@ -30,8 +31,12 @@ def client(devstack_env):
     client.delete_dataset(DATASET, delete_contents=True, not_found_ok=True)
 
 
-def _context(run_id: str):
-    return {"ti": SimpleNamespace(dag_id="flake_rate_refresh", task_id="query", run_id=run_id)}
+def _context(run_id: str, try_number: int | None = None):
+    """What the operator reads from the task context (no try number: an unknown try)."""
+    ti = SimpleNamespace(dag_id="flake_rate_refresh", task_id="query", run_id=run_id)
+    if try_number is not None:
+        ti.try_number = try_number
+    return {"ti": ti}
 
 
 def _operator(**kwargs):
@@ -40,7 +45,9 @@ def _operator(**kwargs):
 
 
 def test_failed_job_is_replaced_then_a_retry_reads_the_finished_job(client):
-    run_id = "manual__2026-10-14T12:00:00+00:00"
+    # A run id of its own: the emulator keeps jobs for as long as it runs, and this run's jobs
+    # from an earlier session would be re-attached to instead of failing.
+    run_id = f"manual__2026-10-14T12:00:00+00:00_{uuid.uuid4().hex[:8]}"
     op = _operator()
     base = job_id_for("flake_rate_refresh", "query_counts", run_id, op.configuration("counts"))
     # Try 1: the sync has not landed yet, the query fails.
@@ -85,3 +92,18 @@ def test_two_queries_of_one_task_each_get_their_own_job(client):
     assert both["types"]["rows"] == [{"n": 4}]
     assert both["counts"]["rows"][0]["signups"] == len(data.tables["event_signups"])
     assert both["types"]["job_id"] != both["counts"]["job_id"]
+
+
+def test_a_first_try_submits_straight_away_and_the_retry_reads_its_job(client):
+    data = seed.generate(date(2026, 10, 14), signups=300)
+    seed.load(client, DATASET, data)
+    run_id = "scheduled__2026-10-15T12:00:00+00:00"
+    first = _operator().execute(_context(run_id, try_number=1))["counts"]
+    assert first["reattached"] is False
+    assert first["rows"][0]["signups"] == len(data.tables["event_signups"])
+    # Try 2 (the task failed after the query): the job of try 1, read again, not re-run.
+    retry = _operator().execute(_context(run_id, try_number=2))["counts"]
+    assert retry["reattached"] is True and retry["job_id"] == first["job_id"]
+    assert retry["rows"] == first["rows"]
+    with pytest.raises(NotFound):
+        client.get_job(first["job_id"] + "_r1")

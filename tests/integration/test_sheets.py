@@ -28,6 +28,7 @@ from precinct.hooks.sheets import (
     SheetsError,
     SheetsHook,
     SheetsHostError,
+    TabWrite,
     google_api_session,
 )
 
@@ -180,6 +181,66 @@ def test_last_updated_cell(hook: SheetsHook, spreadsheet: str) -> None:
 
     with pytest.raises(ValueError, match="inside the data"):
         hook.write_dataframe(spreadsheet, "Jobs", audit_frame(), last_updated_cell="B2")
+
+
+def test_write_dataframes_writes_every_tab_with_the_calls_of_one(
+    hook: SheetsHook, spreadsheet: str,
+) -> None:
+    regions = pd.DataFrame({"region": ["North", "South", "East"], "n": [3, 4, 5]})
+    first = hook.write_dataframes(spreadsheet, {
+        "Workflows": TabWrite(audit_frame(), highlight=[{"column": "status", "equals": "failed"}],
+                              last_updated_cell="I1", last_updated_value="Last updated one"),
+        "Regions": TabWrite(regions, last_updated_cell="D1", last_updated_value="Last updated one"),
+    })
+    # a metadata read, one batchUpdate adding both tabs, one values write, one format call
+    assert first == {"tabs": {"Workflows": {"rows": 4, "columns": 7},
+                              "Regions": {"rows": 3, "columns": 2}}, "api_calls": 4}
+    assert calls_to("/values:batchUpdate") == [200]
+
+    sheets.clear_calls()
+    second = hook.write_dataframes(spreadsheet, {
+        "Workflows": TabWrite(audit_frame().head(2), last_updated_cell="I1",
+                              last_updated_value="Last updated two"),
+        "Regions": TabWrite(regions.tail(1), last_updated_cell="D1",
+                            last_updated_value="Last updated two"),
+    })
+    assert second["api_calls"] == 3, "metadata read, values write, trim and format"
+    assert calls_to("/values:batchUpdate") == [200]
+    workflows = sheets.tab_state(spreadsheet, "Workflows")
+    assert [row[:7] for row in workflows["values"]] == [
+        ["workflow", "id", "runtime_min", "last_success", "status", "overdue", "owner"],
+        ["Nightly match", "101", "12.5", "2026-11-23T23:58:00+00:00", "failed", "TRUE", "ana"],
+        ["Shift reset", "102", "", "", "succeeded", "FALSE"],
+    ]
+    assert workflows["values"][0][8] == "Last updated two"
+    assert workflows["properties"]["gridProperties"] == {
+        "rowCount": 3, "columnCount": 9, "frozenRowCount": 1}
+    assert not any("backgroundColor" in fmt for fmt in workflows["formats"].values())
+    regions_tab = sheets.tab_state(spreadsheet, "Regions")
+    assert regions_tab["values"] == [["region", "n", "", "Last updated two"], ["East", "5"]]
+    assert regions_tab["properties"]["gridProperties"]["rowCount"] == 2
+
+
+def test_a_failed_multi_tab_write_leaves_every_tab_as_it_was(
+    hook: SheetsHook, spreadsheet: str,
+) -> None:
+    regions = pd.DataFrame({"region": ["North", "South"], "n": [3, 4]})
+    hook.write_dataframes(spreadsheet, {
+        "Workflows": TabWrite(audit_frame(), highlight=[{"column": "status", "equals": "failed"}]),
+        "Regions": regions,
+    })
+    before = sheets.spreadsheet_state(spreadsheet)
+    sheets.clear_calls()
+    sheets.inject_fault(500, count=100, method="POST", path=r"/values:batchUpdate$")
+
+    with pytest.raises(SheetsError) as failure:
+        hook.write_dataframes(spreadsheet, {"Workflows": audit_frame().head(1),
+                                            "Regions": regions.head(1)})
+
+    message = str(failure.value)
+    assert "tabs 'Workflows', 'Regions'" in message and "after 4 attempts" in message
+    assert calls_to("/values:batchUpdate") == [500, 500, 500, 500], "one write for both tabs"
+    assert sheets.spreadsheet_state(spreadsheet) == before, "no tab may change"
 
 
 def test_append_rows_is_idempotent_by_key(hook: SheetsHook, spreadsheet: str) -> None:
@@ -447,3 +508,36 @@ def test_standin_state_survives_a_restart(tmp_path: Path) -> None:
     finally:
         second.shutdown()
         second.server_close()
+
+
+def test_token_endpoint_follows_a_rotated_key(tmp_path: Path) -> None:
+    """The stand-in keeps the public key it derived only while the keyfile is unchanged."""
+    from google.auth.exceptions import RefreshError
+    from google.auth.transport.requests import Request
+    from google.oauth2 import service_account
+
+    from devstack.sheets_standin import ensure_keyfile
+
+    server = make_server("127.0.0.1", 0, tmp_path / "state.json", tmp_path / "key.json", [])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        token_uri = f"http://127.0.0.1:{server.server_address[1]}/token"
+
+        def credentials(info: dict):
+            return service_account.Credentials.from_service_account_info(
+                info, scopes=[SHEETS_SCOPE])
+
+        old = ensure_keyfile(tmp_path / "key.json", token_uri)
+        credentials(old).refresh(Request())  # accepted, and the public key is now known
+        (tmp_path / "key.json").unlink()
+        new = ensure_keyfile(tmp_path / "key.json", token_uri)  # a fresh RSA key
+        assert new["private_key"] != old["private_key"]
+
+        with pytest.raises(RefreshError, match="invalid_grant"):
+            credentials(old).refresh(Request())
+        fresh = credentials(new)
+        fresh.refresh(Request())
+        assert fresh.token
+    finally:
+        server.shutdown()
+        server.server_close()

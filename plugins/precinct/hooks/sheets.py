@@ -12,9 +12,13 @@ Writes are built so that readers never see an empty or half-written tab: `write_
 puts the header, the rows and blanks over whatever the old content had beyond the new data into
 ONE values.batchUpdate (all or nothing), and only then shrinks the grid, freezes the header and
 applies the highlight formats. Nothing is cleared before the write, so a write that fails leaves
-the previous content in place. 429 and 5xx answers (and dropped connections) are retried with
-exponential backoff and jitter, honouring Retry-After, for a bounded number of attempts; then a
-`SheetsError` names the call, the spreadsheet and the tab (never credentials).
+the previous content in place. `write_dataframes` does the same for several tabs with the same
+calls (one metadata read, one values.batchUpdate, one spreadsheets.batchUpdate), so the tabs
+change together and each extra tab costs no extra round trip.
+
+429 and 5xx answers (and dropped connections) are retried with exponential backoff and jitter,
+honouring Retry-After, for a bounded number of attempts; then a `SheetsError` names the call,
+the spreadsheet and the tab(s) (never credentials).
 
 Values are written RAW: strings stay strings (no formula or date parsing), numbers and booleans
 stay numbers and booleans, NaN/None/NaT become empty cells, datetimes become ISO-8601 strings.
@@ -50,6 +54,8 @@ GOOGLE_API_HOSTS = frozenset({"sheets.googleapis.com", "www.googleapis.com"})
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 DEFAULT_HIGHLIGHT = "#F4CCCC"  # Sheets' "light red 3"
 MIN_ROWS = 2  # header + one row: Sheets refuses to freeze every row of a sheet
+# A metadata read only needs each tab's properties (id, title, grid size), not the rest.
+METADATA_FIELDS = "sheets.properties"
 
 T = TypeVar("T")
 
@@ -89,6 +95,16 @@ class Highlight:
         wanted = self.equals if isinstance(self.equals, (list, tuple, set, frozenset)) else (
             self.equals,)
         return any(_same(value, w) for w in wanted)
+
+
+@dataclass(frozen=True, eq=False)
+class TabWrite:
+    """One tab's new content for `SheetsHook.write_dataframes` (see `write_dataframe`)."""
+
+    df: pd.DataFrame
+    highlight: Iterable[Highlight | Mapping[str, Any]] | None = None
+    last_updated_cell: str | None = None
+    last_updated_value: Any = None
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -335,11 +351,20 @@ class SheetsHook(BaseHook):
         return self._session.calls if self._session is not None else 0
 
     # -- retries --------------------------------------------------------------------------------
-    def _call(self, what: str, spreadsheet_id: str, tab: str | None, fn: Callable[[], T],
-              *, attempts: int | None = None) -> T:
-        """fn(), retrying 429/5xx answers and dropped connections with backoff."""
+    def _call(self, what: str, spreadsheet_id: str, tab: str | Sequence[str] | None,
+              fn: Callable[[], T], *, attempts: int | None = None) -> T:
+        """fn(), retrying 429/5xx answers and dropped connections with backoff.
+
+        `tab`: the tab (or tabs) the call is about, named in the error message.
+        """
         attempts = attempts or self.max_attempts
-        where = f"spreadsheet {spreadsheet_id!r}" + (f", tab {tab!r}" if tab is not None else "")
+        where = f"spreadsheet {spreadsheet_id!r}"
+        if isinstance(tab, str):
+            where += f", tab {tab!r}"
+        elif tab:
+            names = list(tab)
+            where += (f", tab {names[0]!r}" if len(names) == 1
+                      else ", tabs " + ", ".join(repr(name) for name in names))
         for attempt in range(1, attempts + 1):
             try:
                 return fn()
@@ -387,31 +412,55 @@ class SheetsHook(BaseHook):
                 bool(getattr(exc, "retryable", False)), None
         raise exc
 
-    def _tab_properties(self, spreadsheet_id: str, tab: str) -> dict | None:
+    def _sheet_properties(self, spreadsheet_id: str, tabs: Sequence[str]) -> dict[str, dict]:
+        """Every tab's properties by title, from one metadata read of the tabs' properties only.
+
+        The `fields` mask keeps the answer to the properties (no protected ranges, conditional
+        formats, charts...): on a large dashboard spreadsheet that is most of the payload.
+        """
         http = self.http
-        metadata = self._call("metadata read", spreadsheet_id, tab,
-                              lambda: http.fetch_sheet_metadata(spreadsheet_id))
-        for sheet in metadata.get("sheets", []):
-            if sheet["properties"]["title"] == tab:
-                return sheet["properties"]
-        return None
+        metadata = self._call("metadata read", spreadsheet_id, tabs, lambda: (
+            http.fetch_sheet_metadata(spreadsheet_id, params={
+                "includeGridData": "false", "fields": METADATA_FIELDS})))
+        return {sheet["properties"]["title"]: sheet["properties"]
+                for sheet in metadata.get("sheets", [])}
+
+    def _tab_properties(self, spreadsheet_id: str, tab: str) -> dict | None:
+        return self._sheet_properties(spreadsheet_id, [tab]).get(tab)
 
     def _add_tab(self, spreadsheet_id: str, tab: str, rows: int, cols: int) -> dict:
-        http = self.http
-        body = {"requests": [{"addSheet": {"properties": {
-            "title": tab,
-            "gridProperties": {"rowCount": rows, "columnCount": cols, "frozenRowCount": 1},
-        }}}]}
+        return self._prepare_tabs(spreadsheet_id, {tab: (rows, cols)}, known={})[tab]
+
+    def _prepare_tabs(self, spreadsheet_id: str, sizes: Mapping[str, tuple[int, int]],
+                      known: Mapping[str, dict] | None = None) -> dict[str, dict]:
+        """Each tab's properties, after adding missing tabs and growing grids that are too small.
+
+        `sizes` is the (rows, columns) each tab needs. Missing tabs are added at that size, with
+        a frozen header row; existing ones smaller than that are grown (new cells are empty).
+        All of it is one spreadsheets.batchUpdate, and none when nothing is missing or small.
+        The properties returned carry each tab's grid size from *before* the growth: the cells
+        that may hold old content. `known`: properties already read (None: read them here).
+        """
+        tabs = list(sizes)
+        props = dict(known) if known is not None else self._sheet_properties(spreadsheet_id, tabs)
+        requests, added = _prepare_requests(sizes, props)
+        if not requests:
+            return {tab: props[tab] for tab in tabs}
+        what = "add tab" if len(added) == len(requests) == 1 else "add or grow tabs"
+        body = {"requests": requests}
         try:
-            reply = self._call("add tab", spreadsheet_id, tab,
-                               lambda: http.batch_update(spreadsheet_id, body))
+            reply = self._call(what, spreadsheet_id, tabs,
+                               lambda: self.http.batch_update(spreadsheet_id, body))
         except SheetsError:
-            # A retried addSheet whose first attempt did land answers "already exists".
-            existing = self._tab_properties(spreadsheet_id, tab)
-            if existing is None:
+            # A retried batch whose first attempt did land answers "already exists" for its
+            # addSheet. The batch is atomic: if every tab is there and big enough now, it landed.
+            props = self._sheet_properties(spreadsheet_id, tabs)
+            if _prepare_requests(sizes, props)[0]:
                 raise
-            return existing
-        return reply["replies"][0]["addSheet"]["properties"]
+            return {tab: props[tab] for tab in tabs}
+        for tab, index in added:
+            props[tab] = reply["replies"][index]["addSheet"]["properties"]
+        return {tab: props[tab] for tab in tabs}
 
     # -- public API -----------------------------------------------------------------------------
     def write_dataframe(
@@ -429,7 +478,8 @@ class SheetsHook(BaseHook):
         One values.batchUpdate writes the header, the rows, the "last updated" cell and blanks
         over old cells outside the new data; then one spreadsheets.batchUpdate trims the grid to
         the data, freezes the header row, makes it bold and colours the highlighted rows. If the
-        values write fails, the tab keeps its previous content.
+        values write fails, the tab keeps its previous content. (`write_dataframes` does the same
+        for several tabs in the same number of calls.)
 
         :param highlight: rules like ``{"column": "status", "equals": "failed",
             "color": "#F4CCCC"}`` (or `Highlight`); a row matching any rule gets that background.
@@ -437,80 +487,64 @@ class SheetsHook(BaseHook):
             `last_updated_value`, by default "Last updated <UTC time>".
         :returns: data rows (header not counted) and columns written, and API calls made.
         """
+        written = self.write_dataframes(spreadsheet_id, {tab: TabWrite(
+            df, highlight=highlight, last_updated_cell=last_updated_cell,
+            last_updated_value=last_updated_value)})
+        return {**written["tabs"][tab], "api_calls": written["api_calls"]}
+
+    def write_dataframes(
+        self, spreadsheet_id: str, tabs: Mapping[str, TabWrite | pd.DataFrame],
+    ) -> dict[str, Any]:
+        """Replace several tabs' content at once, in as few calls as for one tab.
+
+        Each tab is written as `write_dataframe` writes one (header, rows, "last updated" cell,
+        blanks over old cells, then trim, freeze, bold header, highlights), but the calls are
+        shared: one metadata read of every tab's properties, one spreadsheets.batchUpdate adding
+        missing tabs and growing small grids (only when needed), ONE values.batchUpdate holding
+        every tab's values, and one spreadsheets.batchUpdate trimming and formatting every tab.
+        Against Google each call is a round trip of a few hundred milliseconds and counts
+        against the per-minute quota, so two tabs cost 3 calls instead of 6.
+
+        Both batch calls are atomic, so readers never see an empty or half-written tab, and the
+        tabs change together: if the values write fails, every tab keeps its previous content.
+
+        :param tabs: `{tab title: TabWrite}` (a bare DataFrame: no highlight, no stamp).
+        :returns: ``{"tabs": {tab: {"rows": data rows, "columns": columns}}, "api_calls": n}``.
+        """
+        if not tabs:
+            raise ValueError("no tabs to write")
         calls_before = self.api_calls
-        rules = [Highlight.coerce(rule) for rule in highlight or ()]
-        header = [str(column) for column in df.columns]
-        for rule in rules:
-            if rule.column not in header:
-                raise ValueError(f"highlight column {rule.column!r} is not in the DataFrame")
-        records = df.to_dict("split")["data"] if len(df.columns) else []
-        rows = [header] + [[cell_value(v) for v in record] for record in records]
-        n_rows, n_cols = len(rows), max(len(header), 1)
-        if not header:
-            rows = [[""]]
+        plans = {tab: _plan(tab, write if isinstance(write, TabWrite) else TabWrite(write))
+                 for tab, write in tabs.items()}  # every check before the first call
+        titles = list(plans)
+        props = self._prepare_tabs(spreadsheet_id, {
+            tab: (plan.final_rows, plan.final_cols) for tab, plan in plans.items()})
 
-        stamp: tuple[int, int] | None = None
-        if last_updated_cell:
-            stamp = parse_cell(last_updated_cell)
-            if stamp[0] < n_rows and stamp[1] < n_cols:
-                raise ValueError(f"last_updated_cell {last_updated_cell} is inside the data "
-                                 f"({column_letters(n_cols - 1)}{n_rows} is its last cell)")
-            if last_updated_value is None:
-                now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-                last_updated_value = f"Last updated {now} UTC"
-        final_rows = max(n_rows, MIN_ROWS, stamp[0] + 1 if stamp else 0)
-        final_cols = max(n_cols, stamp[1] + 1 if stamp else 0)
-
-        http = self.http
-        props = self._tab_properties(spreadsheet_id, tab)
-        if props is None:
-            props = self._add_tab(spreadsheet_id, tab, final_rows, final_cols)
-        sheet_id = props["sheetId"]
-        grid = props["gridProperties"]
-        old_rows, old_cols = grid["rowCount"], grid["columnCount"]
-        if old_rows < final_rows or old_cols < final_cols:  # grow first: new cells are empty
-            grow = {"requests": [{"updateSheetProperties": {
-                "properties": {"sheetId": sheet_id, "gridProperties": {
-                    "rowCount": max(old_rows, final_rows),
-                    "columnCount": max(old_cols, final_cols)}},
-                "fields": "gridProperties.rowCount,gridProperties.columnCount",
-            }}]}
-            self._call("grid resize", spreadsheet_id, tab,
-                       lambda: http.batch_update(spreadsheet_id, grow))
-
-        # The single write: new values, plus blanks over every old cell outside them.
-        data = [{"range": a1_range(tab, 0, 0, n_rows, n_cols), "values": rows}]
-        for r0, c0, r1, c1 in _outside(old_rows, old_cols, n_rows, n_cols, stamp):
-            data.append({"range": a1_range(tab, r0, c0, r1, c1),
-                         "values": [[""] * (c1 - c0) for _ in range(r1 - r0)]})
-        if stamp:
-            data.append({"range": a1_range(tab, stamp[0], stamp[1], stamp[0] + 1, stamp[1] + 1),
-                         "values": [[cell_value(last_updated_value)]]})
+        # The single write: every tab's new values, plus blanks over its old cells outside them.
+        data: list[dict] = []
+        for tab, plan in plans.items():
+            grid = props[tab]["gridProperties"]
+            data.extend(plan.value_ranges(grid["rowCount"], grid["columnCount"]))
         body = {"valueInputOption": "RAW", "data": data}
-        self._call("values write", spreadsheet_id, tab,
-                   lambda: http.values_batch_update(spreadsheet_id, body))
+        self._call("values write", spreadsheet_id, titles,
+                   lambda: self.http.values_batch_update(spreadsheet_id, body))
 
-        # Then trim, freeze and format, in one spreadsheets.batchUpdate.
-        requests: list[dict] = [{"updateSheetProperties": {
-            "properties": {"sheetId": sheet_id, "gridProperties": {
-                "rowCount": final_rows, "columnCount": final_cols, "frozenRowCount": 1}},
-            "fields": "gridProperties.rowCount,gridProperties.columnCount,"
-                      "gridProperties.frozenRowCount",
-        }}]
-        requests.append(_repeat(sheet_id, 0, 1, 0, n_cols, {"textFormat": {"bold": True}},
-                                "userEnteredFormat.textFormat.bold"))
-        requests.append(_repeat(sheet_id, 1, final_rows, 0, final_cols, {},
-                                "userEnteredFormat.backgroundColor"))
-        for r0, r1, fill in _highlight_runs(rules, header, records):
-            requests.append(_repeat(sheet_id, r0, r1, 0, n_cols, {"backgroundColor": fill},
-                                    "userEnteredFormat.backgroundColor"))
+        # Then trim, freeze and format every tab, in one spreadsheets.batchUpdate.
+        requests: list[dict] = []
+        for tab, plan in plans.items():
+            requests.extend(plan.finish_requests(props[tab]["sheetId"]))
         finish = {"requests": requests}
-        self._call("trim and format", spreadsheet_id, tab,
-                   lambda: http.batch_update(spreadsheet_id, finish))
+        self._call("trim and format", spreadsheet_id, titles,
+                   lambda: self.http.batch_update(spreadsheet_id, finish))
         calls = self.api_calls - calls_before
-        self.log.info("Wrote %d rows x %d columns to %s / %s in %d Sheets API calls",
-                      n_rows - 1, len(header), spreadsheet_id, tab, calls)
-        return {"rows": n_rows - 1, "columns": len(header), "api_calls": calls}
+        for tab, plan in plans.items():
+            self.log.info("Wrote %d rows x %d columns to %s / %s", plan.n_rows - 1,
+                          len(plan.header), spreadsheet_id, tab)
+        self.log.info("%d tab(s) of %s written in %d Sheets API calls", len(plans),
+                      spreadsheet_id, calls)
+        return {"tabs": {tab: {"rows": plan.n_rows - 1, "columns": len(plan.header)}
+                         for tab, plan in plans.items()},
+                "api_calls": calls}
 
     def append_rows(
         self,
@@ -671,3 +705,111 @@ def _highlight_runs(
         else:
             runs.append((row, row + 1, fill))
     return runs
+
+
+@dataclass
+class _TabPlan:
+    """What one tab's write sends: checked and computed before the first API call."""
+
+    tab: str
+    header: list[str]
+    records: list[list]
+    rows: list[list]  # header + data rows, as RAW cell values
+    rules: list[Highlight]
+    n_rows: int  # header included
+    n_cols: int
+    stamp: tuple[int, int] | None
+    stamp_value: Any
+    final_rows: int
+    final_cols: int
+
+    def value_ranges(self, old_rows: int, old_cols: int) -> list[dict]:
+        """The values.batchUpdate ranges: the data, blanks over old cells outside it, stamp."""
+        tab = self.tab
+        data = [{"range": a1_range(tab, 0, 0, self.n_rows, self.n_cols), "values": self.rows}]
+        for r0, c0, r1, c1 in _outside(old_rows, old_cols, self.n_rows, self.n_cols,
+                                       self.stamp):
+            data.append({"range": a1_range(tab, r0, c0, r1, c1),
+                         "values": [[""] * (c1 - c0) for _ in range(r1 - r0)]})
+        if self.stamp:
+            row, col = self.stamp
+            data.append({"range": a1_range(tab, row, col, row + 1, col + 1),
+                         "values": [[cell_value(self.stamp_value)]]})
+        return data
+
+    def finish_requests(self, sheet_id: int) -> list[dict]:
+        """Trim the grid to the data, freeze and bold the header, colour highlighted rows."""
+        requests: list[dict] = [{"updateSheetProperties": {
+            "properties": {"sheetId": sheet_id, "gridProperties": {
+                "rowCount": self.final_rows, "columnCount": self.final_cols,
+                "frozenRowCount": 1}},
+            "fields": "gridProperties.rowCount,gridProperties.columnCount,"
+                      "gridProperties.frozenRowCount",
+        }}]
+        requests.append(_repeat(sheet_id, 0, 1, 0, self.n_cols, {"textFormat": {"bold": True}},
+                                "userEnteredFormat.textFormat.bold"))
+        requests.append(_repeat(sheet_id, 1, self.final_rows, 0, self.final_cols, {},
+                                "userEnteredFormat.backgroundColor"))
+        for r0, r1, fill in _highlight_runs(self.rules, self.header, self.records):
+            requests.append(_repeat(sheet_id, r0, r1, 0, self.n_cols, {"backgroundColor": fill},
+                                    "userEnteredFormat.backgroundColor"))
+        return requests
+
+
+def _plan(tab: str, write: TabWrite) -> _TabPlan:
+    """Check one tab's write (highlight columns, stamp outside the data) and lay it out."""
+    df = write.df
+    rules = [Highlight.coerce(rule) for rule in write.highlight or ()]
+    header = [str(column) for column in df.columns]
+    for rule in rules:
+        if rule.column not in header:
+            raise ValueError(f"highlight column {rule.column!r} is not in the DataFrame")
+    records = df.to_dict("split")["data"] if len(df.columns) else []
+    rows = [header] + [[cell_value(v) for v in record] for record in records]
+    n_rows, n_cols = len(rows), max(len(header), 1)
+    if not header:
+        rows = [[""]]
+
+    stamp: tuple[int, int] | None = None
+    stamp_value = write.last_updated_value
+    if write.last_updated_cell:
+        stamp = parse_cell(write.last_updated_cell)
+        if stamp[0] < n_rows and stamp[1] < n_cols:
+            raise ValueError(f"last_updated_cell {write.last_updated_cell} is inside the data "
+                             f"({column_letters(n_cols - 1)}{n_rows} is its last cell)")
+        if stamp_value is None:
+            now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            stamp_value = f"Last updated {now} UTC"
+    return _TabPlan(
+        tab=tab, header=header, records=records, rows=rows, rules=rules,
+        n_rows=n_rows, n_cols=n_cols, stamp=stamp, stamp_value=stamp_value,
+        final_rows=max(n_rows, MIN_ROWS, stamp[0] + 1 if stamp else 0),
+        final_cols=max(n_cols, stamp[1] + 1 if stamp else 0),
+    )
+
+
+def _prepare_requests(
+    sizes: Mapping[str, tuple[int, int]], props: Mapping[str, dict],
+) -> tuple[list[dict], list[tuple[str, int]]]:
+    """Requests adding the missing tabs and growing the small ones, plus (tab, request index)
+    of each addSheet: its reply carries the new tab's properties."""
+    requests: list[dict] = []
+    added: list[tuple[str, int]] = []
+    for tab, (rows, cols) in sizes.items():
+        current = props.get(tab)
+        if current is None:
+            added.append((tab, len(requests)))
+            requests.append({"addSheet": {"properties": {
+                "title": tab,
+                "gridProperties": {"rowCount": rows, "columnCount": cols, "frozenRowCount": 1},
+            }}})
+            continue
+        grid = current["gridProperties"]
+        if grid["rowCount"] < rows or grid["columnCount"] < cols:  # grow: new cells are empty
+            requests.append({"updateSheetProperties": {
+                "properties": {"sheetId": current["sheetId"], "gridProperties": {
+                    "rowCount": max(grid["rowCount"], rows),
+                    "columnCount": max(grid["columnCount"], cols)}},
+                "fields": "gridProperties.rowCount,gridProperties.columnCount",
+            }})
+    return requests, added

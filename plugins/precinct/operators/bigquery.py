@@ -8,8 +8,11 @@ the result rows as its XCom. It is meant for aggregates: the rows are checked ag
 fails instead. Several queries of one task are submitted together and run concurrently.
 
 Job ids are explicit and derived from the run, not the try: `airflow_<dag>_<task>_<query
-name>_<run id>_<hash of the job configuration>`. Before submitting, the operator looks the id
-up:
+name>_<run id>_<hash of the job configuration>`. On the first try of the task in its run
+(`try_number` 1) no job of this run can exist yet, so the jobs are submitted straight away: a
+look-up would only cost a round trip per query (and real BigQuery's 409 on a duplicate id still
+leads to re-attaching, below). From the second try on, or when the try is unknown, the operator
+looks the id up before submitting:
 
 - no such job: submit it. If real BigQuery answers 409 (another try got there first), re-attach.
 - the job is PENDING or RUNNING (a retry after a worker died mid-query): re-attach and wait.
@@ -130,10 +133,13 @@ class BigQueryAggregateOperator(BaseOperator):
         project = self.project_id or hook.project_id
         client = hook.get_client(project_id=project, location=self.location)
         ti = context["ti"]
+        # A first try has no earlier job of this run to find; any other try (or an unknown one)
+        # looks its job ids up before submitting.
+        look_up = getattr(ti, "try_number", None) != 1
         jobs = {}
         for name, configuration in configurations.items():  # submit all, then wait
             base = job_id_for(ti.dag_id, f"{ti.task_id}_{name}", ti.run_id, configuration)
-            jobs[name] = self._job(client, base, configuration)
+            jobs[name] = self._job(client, base, configuration, look_up=look_up)
         results = {}
         for name, (job, reattached) in jobs.items():
             result = run_and_fetch(job, max_rows=self.max_rows, timeout=self.result_timeout)
@@ -146,17 +152,23 @@ class BigQueryAggregateOperator(BaseOperator):
             results[name] = result
         return results
 
-    def _job(self, client: Any, base: str, configuration: dict[str, Any]) -> tuple[Any, bool]:
-        """The job to read: an existing one of this run, or a newly submitted one."""
+    def _job(self, client: Any, base: str, configuration: dict[str, Any], *,
+             look_up: bool = True) -> tuple[Any, bool]:
+        """The job to read: an existing one of this run, or a newly submitted one.
+
+        `look_up=False` (a first try) submits the base id without looking it up first.
+        """
         from google.api_core.exceptions import Conflict, NotFound
         from google.cloud.bigquery import QueryJobConfig
 
         for attempt in range(MAX_ATTEMPT_IDS):
             job_id = base if attempt == 0 else f"{base}_r{attempt}"
-            try:
-                job = client.get_job(job_id, location=self.location)
-            except NotFound:
-                job = None
+            job = None
+            if look_up or attempt > 0:
+                try:
+                    job = client.get_job(job_id, location=self.location)
+                except NotFound:
+                    job = None
             if job is None:
                 config = QueryJobConfig.from_api_repr(configuration)
                 try:
@@ -166,7 +178,7 @@ class BigQueryAggregateOperator(BaseOperator):
                     )
                     self.log.info("Submitted BigQuery job %s", job_id)
                     return job, False
-                except Conflict:  # real BigQuery: another try submitted this id meanwhile
+                except Conflict:  # real BigQuery: this id exists already (another try)
                     job = client.get_job(job_id, location=self.location)
             if job.state == "DONE" and job.error_result:
                 self.log.warning("BigQuery job %s of an earlier try failed (%s); trying a new "

@@ -120,3 +120,41 @@ def test_a_409_from_a_concurrent_insert_reattaches():
     op, warehouse = _operator(), Warehouse(race=True)
     job, reattached = op._job(warehouse, _base(op), op.configuration())
     assert reattached and job.job_id == _base(op) and len(warehouse.jobs) == 1
+
+
+class CountingWarehouse(Warehouse):
+    """The same warehouse, counting the job look-ups it answers (each a round trip)."""
+
+    def __init__(self, race: bool = False):
+        super().__init__(race)
+        self.lookups = 0
+
+    def get_job(self, job_id, location=None):
+        self.lookups += 1
+        return super().get_job(job_id, location)
+
+
+def test_a_first_try_submits_without_a_look_up():
+    op, warehouse = _operator(), CountingWarehouse()
+    job, reattached = op._job(warehouse, _base(op), op.configuration(), look_up=False)
+    assert not reattached and job.job_id == _base(op) and list(warehouse.jobs) == [_base(op)]
+    assert warehouse.lookups == 0, "no job of this run can exist before its first try"
+
+
+@pytest.mark.parametrize("state", ["RUNNING", "DONE"])
+def test_a_first_try_whose_id_exists_reattaches_on_the_409(state):
+    # The same run id again (a repeated `airflow dags test` of one date): BigQuery answers 409.
+    op, warehouse = _operator(), CountingWarehouse()
+    first, _ = op._job(warehouse, _base(op), op.configuration(), look_up=False)
+    first.state = state
+    again, reattached = op._job(warehouse, _base(op), op.configuration(), look_up=False)
+    assert reattached and again is first and len(warehouse.jobs) == 1
+
+
+def test_a_first_try_whose_id_failed_before_runs_the_next_id():
+    op, warehouse = _operator(), CountingWarehouse()
+    first, _ = op._job(warehouse, _base(op), op.configuration(), look_up=False)
+    first.state, first.error_result = "DONE", {"message": "Resources exceeded"}
+    second, reattached = op._job(warehouse, _base(op), op.configuration(), look_up=False)
+    assert not reattached and second.job_id == _base(op) + "_r1"
+    assert sorted(warehouse.jobs) == [_base(op), _base(op) + "_r1"]
