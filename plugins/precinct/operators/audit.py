@@ -283,26 +283,27 @@ def compute_task(collected: Mapping[str, Any], data_interval_start: Any = None,
 
 
 def write_task(audit: Mapping[str, Any], spreadsheet_id: str) -> dict[str, Any]:
-    from precinct.hooks.sheets import SheetsHook
+    """Both tabs in one atomic write: staff never see Workflows from this run next to Jobs from
+    the last one, and a failed write leaves both as they were."""
+    from precinct.hooks.sheets import SheetsHook, TabWrite
 
     workflows, jobs = core.frames(list(audit["workflows"]), list(audit["jobs"]))
-    hook = SheetsHook()
     stamp = f"Last updated {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
     failed = [{"column": "status", "equals": v, "color": HIGHLIGHT_FAILED}
               for v in ("failed", "error")]
-    written = {
-        "Workflows": hook.write_dataframe(
-            spreadsheet_id, "Workflows", workflows,
+    written = SheetsHook().write_dataframes(spreadsheet_id, {
+        "Workflows": TabWrite(
+            workflows,
             highlight=[*failed, {"column": "overdue", "equals": "yes",
                                  "color": HIGHLIGHT_OVERDUE}],
             last_updated_cell=_after(len(workflows.columns)), last_updated_value=stamp),
-        "Jobs": hook.write_dataframe(
-            spreadsheet_id, "Jobs", jobs,
+        "Jobs": TabWrite(
+            jobs,
             highlight=[{"column": "state", "equals": v, "color": HIGHLIGHT_FAILED}
                        for v in ("failed", "cancelled", "error")],
             last_updated_cell=_after(len(jobs.columns)), last_updated_value=stamp),
-    }
-    return {tab: result["rows"] for tab, result in written.items()}
+    })
+    return {tab: result["rows"] for tab, result in written["tabs"].items()}
 
 
 def _after(columns: int) -> str:
