@@ -259,9 +259,8 @@ class CivisRunOperator(BaseOperator):
         except Exception as exc:  # noqa: BLE001 - the note is only an optimisation here
             self.log.warning("Could not clear the Civis re-attach note: %s", exc)
 
-    def _reattach(self, context: Context) -> CivisRun | None:
-        from precinct.hooks.civis import CivisHookError
-
+    def _noted(self, context: Context) -> dict[str, Any] | None:
+        """This task instance's note, if it is for the same work (same fingerprint)."""
         try:
             record = self.registry.load(context["ti"])
         except Exception as exc:  # noqa: BLE001 - no note store: start normally
@@ -273,6 +272,16 @@ class CivisRunOperator(BaseOperator):
             self.log.info("Ignoring a noted Civis run for different work (%s)",
                           record.get("fingerprint"))
             return None
+        return record
+
+    def _reattach(self, context: Context) -> CivisRun | None:
+        record = self._noted(context)
+        return self._attach(record) if record else None
+
+    def _attach(self, record: dict[str, Any]) -> CivisRun | None:
+        """The noted run, if it is still going or succeeded (a failed one is not adopted)."""
+        from precinct.hooks.civis import CivisHookError
+
         try:
             run = self.hook.get_run(record["job_type"], int(record["job_id"]),
                                     int(record["run_id"]))

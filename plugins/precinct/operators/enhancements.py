@@ -154,27 +154,19 @@ class _EnhancementOperator(CivisRunOperator):
             raise AirflowException("config has no extra.database: name the Civis database")
 
     def _reattach(self, context: Context) -> CivisRun | None:
+        self._reuse_job_id = None
+        return super()._reattach(context)
+
+    def _attach(self, record: dict[str, Any]) -> CivisRun | None:
         """The base re-attach, plus: a noted job of the same work is reused by `start_run`
         (its run never started, or ended failed) instead of creating a second enhancement."""
-        self._reuse_job_id = None
-        try:
-            record = self.registry.load(context["ti"])
-        except Exception as exc:  # noqa: BLE001 - no note store: start normally
-            self.log.warning("Could not read the Civis re-attach note: %s", exc)
-            return None
-        if not record:
-            return None
-        if record.get("fingerprint") != self.fingerprint():
-            self.log.info("Ignoring a noted Civis job for different work (%s)",
-                          record.get("fingerprint"))
-            return None
         if record.get("job_id"):
             self._reuse_job_id = int(record["job_id"])
         if record.get("run_id") is None:
             self.log.info("%s job %s was created by try %s but not started; starting it",
                           self.label, self._reuse_job_id, record.get("try_number"))
             return None
-        return super()._reattach(context)
+        return super()._attach(record)
 
     def _note_job(self, job_id: int, context: Context) -> None:
         """Note the new job before its run starts: the create is the step a retry must not
