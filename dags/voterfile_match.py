@@ -146,12 +146,13 @@ with DAG(
     # With CASS/NCOA off (or nothing left to match) `cass_ncoa` maps to no chunk and is
     # skipped; the rest still gets its second pass, on the input's own addresses. The config
     # is pulled rather than passed: a direct downstream of the setup task (validate) must be
-    # ALL_SUCCESS, and this task must run when cass_ncoa was skipped.
+    # ALL_SUCCESS, and this task must run when cass_ncoa was skipped. The chunks are this
+    # run's plan (after a clear, old map indexes can keep XComs of tables since dropped).
     @task(trigger_rule="none_failed")
-    def coalesce_and_recover(cass_runs: list[dict], ti=None) -> None:
+    def coalesce_and_recover(chunks: list[int], ti=None) -> None:
         from precinct.operators import voterfile
 
-        voterfile.coalesce_task(ti.xcom_pull(task_ids="validate"), list(cass_runs or []))
+        voterfile.coalesce_task(ti.xcom_pull(task_ids="validate"), list(chunks or []))
 
     @task
     def dedupe_pass_2(config: dict) -> int:
@@ -190,7 +191,8 @@ with DAG(
         task_id="cass_ncoa", config=config, poll_interval=CIVIS_POLL_SECONDS,
         max_active_tis_per_dagrun=8,
     ).expand(chunk=chunks)
-    rest = coalesce_and_recover(standardised.output)
+    rest = coalesce_and_recover(chunks)
+    standardised >> rest
     matched2 = CivisDataMatchOperator(task_id="match_pass_2", config=config,
                                       input_stage="rest_clean", output_stage="match2",
                                       poll_interval=CIVIS_POLL_SECONDS)

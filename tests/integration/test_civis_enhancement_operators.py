@@ -149,7 +149,15 @@ def test_a_failed_enhancement_run_fails_the_task_with_civis_message(registry, sc
     [run] = job["runs"]
     assert str(error.value) == (f"Civis run {run['id']} of script job {job['id']} failed: "
                                 "Match target 999 not found.")
-    assert registry.notes == {}, "a retry starts afresh"
+    [note] = registry.notes.values()
+    assert note["job_id"] == job["id"] and note["run_id"] is None, "the job is kept for a retry"
+
+    # The retry runs the same job again: still one enhancement in Civis, now with two runs.
+    retry = data_match("dm_fail", config(schema, match_target_id=999))
+    with pytest.raises(AirflowException):
+        execute(retry, {"ti": FakeTI(retry.task_id, try_number=2)})
+    [job] = enhancements(schema)
+    assert [r["state"] for r in job["runs"]] == ["failed", "failed"]
 
 
 def test_a_retry_reattaches_to_the_noted_run_without_a_second_enhancement(registry, schema):
@@ -180,8 +188,8 @@ def test_a_retry_reattaches_to_the_noted_run_without_a_second_enhancement(regist
 
 def test_a_crash_before_the_run_started_runs_the_created_enhancement(registry, schema):
     class CrashAfterCreate(CivisDataMatchOperator):
-        def _note_job(self, job_id, context):
-            super()._note_job(job_id, context)
+        def _note_job(self, job_id, ti):
+            super()._note_job(job_id, ti)
             raise WorkerCrash  # the job exists in Civis, its run was never started
 
     cfg = config(schema)
@@ -195,6 +203,24 @@ def test_a_crash_before_the_run_started_runs_the_created_enhancement(registry, s
     assert result["state"] == "succeeded" and result["job_id"] == job["id"]
     [job] = enhancements(schema)
     assert [r["state"] for r in job["runs"]] == ["succeeded"]
+
+
+def test_a_run_started_but_never_noted_is_adopted_not_started_again(registry, schema):
+    class CrashBeforeNotingTheRun(CivisDataMatchOperator):
+        def _note(self, run, context):
+            raise WorkerCrash  # Civis started the run; the note still says "no run"
+
+    cfg = config(schema)
+    with pytest.raises(WorkerCrash):
+        CrashBeforeNotingTheRun(task_id="dm_unnoted", config=cfg, input_stage="universe",
+                                output_stage="match1").execute({"ti": FakeTI("dm_unnoted")})
+    [note] = registry.notes.values()
+    assert note["run_id"] is None
+    result = execute(data_match("dm_unnoted", cfg, deferrable=False),
+                     {"ti": FakeTI("dm_unnoted", try_number=2)})
+    [job] = enhancements(schema)
+    assert [r["state"] for r in job["runs"]] == ["succeeded"], "one run, adopted by the retry"
+    assert result["state"] == "succeeded" and result["run_id"] == job["runs"][0]["id"]
 
 
 def test_cass_ncoa_standardises_one_chunk_and_names_it(registry, schema):

@@ -8,6 +8,7 @@ its faults to their paths and asserts on its own rows only.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import time
@@ -141,7 +142,13 @@ def first_run(seeded) -> dict:
 def test_run_succeeds_and_logs_the_call_count(first_run):
     output = first_run["output"]
     assert "state=success" in output, output[-4000:]
-    assert re.search(r"Collected \d+ workflows and \d+ jobs in \d+ Civis API calls", output)
+    found = re.search(r"Collected \d+ workflows and \d+ jobs in (\d+) Civis API calls "
+                      r"\([\d.]+s\): (\{.*?\})", output)
+    assert found, output[-4000:]
+    # Calls by kind add up to the total, less the one 429 the fixture injected (retried).
+    by_kind = ast.literal_eval(found.group(2))
+    assert sum(by_kind.values()) + 1 == int(found.group(1)), by_kind
+    assert by_kind["workflow gets"] > 0 and by_kind["execution lists"] > 0
     assert civis.API_KEY not in output
 
 

@@ -83,22 +83,18 @@ async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concur
     definitions: dict[str, dict] = {}
     executions: dict[str, list] = {}
 
+    # Counted per read here (the hook's own total, retries included, is logged beside it):
+    # a difference of hook.api_calls across an await would count the other reads in flight.
     async def get(path: str, kind: str, **params: Any) -> Any:
         async with gate:
-            calls = hook.api_calls
-            try:
-                return await hook.aget(path, **params)
-            finally:
-                kinds[kind] += hook.api_calls - calls
+            kinds[kind] += 1
+            return await hook.aget(path, **params)
 
     async def page(path: str, number: int, kind: str, **params: Any
                    ) -> tuple[list[dict], int | None]:
         async with gate:
-            calls = hook.api_calls
-            try:
-                return await hook.aget_page(path, page=number, limit=PAGE, **params)
-            finally:
-                kinds[kind] += hook.api_calls - calls
+            kinds[kind] += 1
+            return await hook.aget_page(path, page=number, limit=PAGE, **params)
 
     async def pages(path: str, kind: str, first: tuple[list[dict], int | None], **params: Any
                     ) -> list[dict]:
@@ -190,7 +186,7 @@ async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concur
         first = await page("jobs", 1, "job lists")
         keep(first[0])
         left = sum(str(j) not in jobs for j in wanted)
-        if first[1] is None or first[1] - 1 < left:  # the rest of the list is fewer calls
+        if first[1] is not None and first[1] - 1 < left:  # the rest of the list is fewer calls
             keep(await pages("jobs", "job lists", first))
 
     async def read_job(job_id: int) -> None:

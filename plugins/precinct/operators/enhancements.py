@@ -16,13 +16,16 @@ the same task instance whose fingerprint (enhancement kind, output table, hash o
 matches the note then
 
 - waits on the noted run if it is queued, running or succeeded (no new job, no new run);
-- starts a run of the noted job if its run never started or ended failed/cancelled, instead of
-  creating another enhancement;
+- starts a run of the noted job if its run never started or ended failed/cancelled (or adopts
+  a live run of that job the note missed), instead of creating another enhancement;
 - creates a new enhancement only when there is no note, the request changed, or Civis no longer
   has the noted job.
 
-The note is deleted once a run is seen to end, as for any Civis run; only a crash between Civis
-creating the job and the note being written (one round trip) can leave an unused job behind.
+A run that succeeded clears the note. A run that failed or was cancelled leaves the job noted
+without a run, so each retry runs the same job again; and before starting a noted job, the
+operator adopts a queued, running or succeeded run of it (one an earlier try started but died
+before noting). Only a crash between Civis creating the job and the note being written (one
+round trip) can leave an unused job behind.
 
 Imported by the DAG file at parse time: this module and what it imports at top level must stay
 cheap: the hook (and through it `civis` and `httpx`) and `precinct.voterfile` are imported
@@ -115,6 +118,14 @@ class _EnhancementOperator(CivisRunOperator):
         if self._reuse_job_id is not None:
             job_id = self._reuse_job_id
             try:
+                # Only this task instance runs this job: a live or succeeded run on it is one an
+                # earlier try started but could not note (it died, or the start's answer was
+                # lost). Adopt it rather than start a second run writing the same table.
+                latest = hook.list_runs(JOB_TYPE, job_id, limit=1)
+                if latest and (not latest[0].done or latest[0].succeeded):
+                    self.log.info("Adopting run %s (%s) of %s job %s, started by an earlier "
+                                  "try", latest[0].run_id, latest[0].state, self.label, job_id)
+                    return latest[0]
                 run = hook.start_run(JOB_TYPE, job_id)
             except CivisHookError as exc:
                 if exc.status_code not in (403, 404):
@@ -127,7 +138,7 @@ class _EnhancementOperator(CivisRunOperator):
                 return run
         name = self.enhancement_name()
         job_id = hook.create_enhancement(self.kind, name, **self.create_request(hook))
-        self._note_job(job_id, context)
+        self._note_job(job_id, context["ti"])
         self.log.info("Created %s job %s writing %s", self.label, job_id, self.output_table())
         return hook.start_run(JOB_TYPE, job_id)
 
@@ -168,20 +179,26 @@ class _EnhancementOperator(CivisRunOperator):
             return None
         return super()._attach(record)
 
-    def _note_job(self, job_id: int, context: Context) -> None:
-        """Note the new job before its run starts: the create is the step a retry must not
-        repeat."""
+    def _note_job(self, job_id: int, ti: Any) -> None:
+        """Note the job with no run: before its run starts (the create is the step a retry must
+        not repeat), and again after a failed run (a retry runs the same job again)."""
         record = {"job_type": JOB_TYPE, "job_id": int(job_id), "run_id": None,
                   "fingerprint": self.fingerprint(),
-                  "try_number": getattr(context["ti"], "try_number", None)}
+                  "try_number": getattr(ti, "try_number", None)}
         try:
-            self.registry.save(context["ti"], record)
+            self.registry.save(ti, record)
         except Exception as exc:  # noqa: BLE001 - e.g. run outside a task runner
             self.log.warning("Could not note %s job %s for re-attach: %s", self.label, job_id,
                              exc)
 
     def _finish(self, run: CivisRun) -> dict[str, Any]:
-        return {**super()._finish(run), **self.result()}
+        if run.succeeded or self._ti is None:
+            return {**super()._finish(run), **self.result()}
+        # A failed or cancelled run: keep the job (not the run) noted, so that the retry starts
+        # a new run of it instead of creating one more enhancement per try.
+        self._run = None
+        self._note_job(run.job_id, self._ti)
+        raise AirflowException(run.describe_failure())
 
 
 class CivisDataMatchOperator(_EnhancementOperator):

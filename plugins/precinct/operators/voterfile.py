@@ -101,12 +101,12 @@ def plan_chunks_task(config: dict) -> list[int]:
     return chunks
 
 
-def coalesce_task(config: dict, cass_runs: list[dict]) -> None:
-    """`cass_runs`: the `cass_ncoa` tasks' results (each names its `chunk`)."""
+def coalesce_task(config: dict, chunks: list[int]) -> None:
+    """`chunks`: the CASS/NCOA chunks this run planned (every one succeeded, or none ran)."""
     cfg = _config(config)
     runner = Runner(cfg.extra["database"])
-    chunks = sorted(int(run["chunk"]) for run in cass_runs or [])
-    runner.execute(sql.coalesce_and_recover(cfg, chunks), "coalesce addresses, recover names")
+    runner.execute(sql.coalesce_and_recover(cfg, sorted(int(c) for c in chunks or [])),
+                   "coalesce addresses, recover names")
 
 
 def qa_task(config: dict) -> dict:
