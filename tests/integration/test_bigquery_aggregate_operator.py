@@ -31,11 +31,13 @@ def client(devstack_env):
     client.delete_dataset(DATASET, delete_contents=True, not_found_ok=True)
 
 
-def _context(run_id: str, try_number: int | None = None):
+def _context(run_id: str, try_number: int | None = None, max_tries: int | None = None):
     """What the operator reads from the task context (no try number: an unknown try)."""
     ti = SimpleNamespace(dag_id="flake_rate_refresh", task_id="query", run_id=run_id)
     if try_number is not None:
         ti.try_number = try_number
+    if max_tries is not None:
+        ti.max_tries = max_tries
     return {"ti": ti}
 
 
@@ -107,3 +109,19 @@ def test_a_first_try_submits_straight_away_and_the_retry_reads_its_job(client):
     assert retry["rows"] == first["rows"]
     with pytest.raises(NotFound):
         client.get_job(first["job_id"] + "_r1")
+
+
+def test_a_cleared_task_queries_afresh_and_its_retries_reattach(client):
+    # A run id of its own (see above). The operator's default retries are 2 here.
+    run_id = f"scheduled__2026-10-16T12:00:00+00:00_{uuid.uuid4().hex[:8]}"
+    seed.load(client, DATASET, seed.generate(date(2026, 10, 14), signups=300))
+    first = _operator(retries=2).execute(_context(run_id, 1, max_tries=2))["counts"]
+    # The VAN sync lands more sign-ups; the operator clears the run's task after its 3rd try.
+    newer = seed.generate(date(2026, 10, 14), signups=400)
+    seed.load(client, DATASET, newer)
+    cleared = _operator(retries=2).execute(_context(run_id, 4, max_tries=5))["counts"]
+    assert cleared["reattached"] is False and cleared["job_id"] != first["job_id"]
+    assert cleared["rows"][0]["signups"] == len(newer.tables["event_signups"])
+    # A retry of the cleared series reads that series' job again.
+    retry = _operator(retries=2).execute(_context(run_id, 5, max_tries=5))["counts"]
+    assert retry["reattached"] is True and retry["job_id"] == cleared["job_id"]

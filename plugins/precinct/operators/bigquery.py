@@ -8,11 +8,12 @@ the result rows as its XCom. It is meant for aggregates: the rows are checked ag
 fails instead. Several queries of one task are submitted together and run concurrently.
 
 Job ids are explicit and derived from the run, not the try: `airflow_<dag>_<task>_<query
-name>_<run id>_<hash of the job configuration>`. On the first try of the task in its run
-(`try_number` 1) no job of this run can exist yet, so the jobs are submitted straight away: a
-look-up would only cost a round trip per query (and real BigQuery's 409 on a duplicate id still
-leads to re-attaching, below). From the second try on, or when the try is unknown, the operator
-looks the id up before submitting:
+name>_<run id>_<hash of the job configuration>`, plus `_c<n>` once the task instance was
+cleared (a clear queries afresh, its own retries re-attach; see `retry_series`). On the first
+try of the task in its run (`try_number` 1) no job of this run can exist yet, so the jobs are
+submitted straight away: a look-up would only cost a round trip per query (and real BigQuery's
+409 on a duplicate id still leads to re-attaching, below). From the second try on, or when the
+try is unknown, the operator looks the id up before submitting:
 
 - no such job: submit it. If real BigQuery answers 409 (another try got there first), re-attach.
 - the job is PENDING or RUNNING (a retry after a worker died mid-query): re-attach and wait.
@@ -52,6 +53,21 @@ def job_id_for(dag_id: str, task_id: str, run_id: str, configuration: Mapping[st
     ).hexdigest()[:12]
     base = _JOB_ID_UNSAFE.sub("_", f"airflow_{dag_id}_{task_id}_{run_id}")
     return f"{base[:1000]}_{digest}"
+
+
+def retry_series(ti: Any, retries: int | None) -> int:
+    """0 for the tries of a run's own task instance; after each clear, a new number.
+
+    A clear gives the task instance a new budget of tries (`max_tries` = tries so far +
+    retries), so `max_tries - retries` is the same for the tries of one series and new after a
+    clear (Airflow's task runner finds a series' first try the same way). Retries re-attach to
+    their series' jobs; a clear queries afresh (the data may have changed, and an old job's
+    results expire after about a day).
+    """
+    max_tries = getattr(ti, "max_tries", None)
+    if not isinstance(max_tries, int):
+        return 0
+    return max(0, max_tries - int(retries or 0))
 
 
 def _plain(value: Any) -> Any:
@@ -136,9 +152,11 @@ class BigQueryAggregateOperator(BaseOperator):
         # A first try has no earlier job of this run to find; any other try (or an unknown one)
         # looks its job ids up before submitting.
         look_up = getattr(ti, "try_number", None) != 1
+        series = retry_series(ti, self.retries)
+        run_key = f"{ti.run_id}_c{series}" if series else ti.run_id
         jobs = {}
         for name, configuration in configurations.items():  # submit all, then wait
-            base = job_id_for(ti.dag_id, f"{ti.task_id}_{name}", ti.run_id, configuration)
+            base = job_id_for(ti.dag_id, f"{ti.task_id}_{name}", run_key, configuration)
             jobs[name] = self._job(client, base, configuration, look_up=look_up)
         results = {}
         for name, (job, reattached) in jobs.items():

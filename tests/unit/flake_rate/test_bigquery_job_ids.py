@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from google.api_core.exceptions import Conflict, NotFound
 
-from precinct.operators.bigquery import BigQueryAggregateOperator, job_id_for
+from precinct.operators.bigquery import BigQueryAggregateOperator, job_id_for, retry_series
 
 SQL = "SELECT region, COUNT(*) AS n FROM `{dataset}.events` WHERE d >= @as_of GROUP BY region"
 
@@ -158,3 +158,13 @@ def test_a_first_try_whose_id_failed_before_runs_the_next_id():
     second, reattached = op._job(warehouse, _base(op), op.configuration(), look_up=False)
     assert not reattached and second.job_id == _base(op) + "_r1"
     assert sorted(warehouse.jobs) == [_base(op), _base(op) + "_r1"]
+
+
+@pytest.mark.parametrize(("max_tries", "series"), [
+    (2, 0),  # the run's own task instance, retries=2: tries 1 to 3
+    (5, 3),  # cleared after try 3: tries 4 to 6 are a new series
+    (None, 0),  # no max_tries (run outside a task runner): the run's own
+])
+def test_retry_series_is_the_same_for_a_series_and_new_after_a_clear(max_tries, series):
+    ti = SimpleNamespace(max_tries=max_tries) if max_tries is not None else SimpleNamespace()
+    assert retry_series(ti, 2) == series
