@@ -166,6 +166,29 @@ def test_reattaches_after_a_worker_crash(registry, deferrable):
     assert registry.notes == {}
 
 
+def test_a_run_noted_before_the_task_was_cleared_is_not_adopted(registry):
+    job_id = job(running_seconds=0.5)
+    task_id = unique("cleared")
+
+    class Crashing(CivisRunOperator):
+        def on_run_started(self, run, context):
+            raise WorkerCrash
+
+    ti = FakeTI(task_id, try_number=1)
+    ti.max_tries = 2  # the run's own series (retries=2)
+    with pytest.raises(WorkerCrash):
+        Crashing(task_id=task_id, job_id=job_id, deferrable=False, retries=2).execute(
+            {"ti": ti})
+    # Cleared after try 3: tries 4 to 6 are a new series and start their own run.
+    cleared = FakeTI(task_id, try_number=4)
+    cleared.max_tries = 5
+    result = execute(CivisRunOperator(task_id=task_id, job_id=job_id, deferrable=False,
+                                      retries=2, poll_interval=0.2), {"ti": cleared})
+    runs = civis_standin.job_runs(job_id)
+    assert len(runs) == 2 and result["run_id"] == runs[-1]["id"], "a new run, not the old one"
+    assert result["state"] == "succeeded" and registry.notes == {}
+
+
 def test_a_noted_run_that_failed_is_not_adopted(registry):
     job_id = job(fail_message="boom", fail_runs=1, running_seconds=0.2)
     task_id = unique("refail")

@@ -41,6 +41,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from precinct import connections
 from precinct.flake_rate.sql import parameters_used, query_parameters, render
+from precinct.operators.tries import retry_series
 
 MAX_ATTEMPT_IDS = 10
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -53,21 +54,6 @@ def job_id_for(dag_id: str, task_id: str, run_id: str, configuration: Mapping[st
     ).hexdigest()[:12]
     base = _JOB_ID_UNSAFE.sub("_", f"airflow_{dag_id}_{task_id}_{run_id}")
     return f"{base[:1000]}_{digest}"
-
-
-def retry_series(ti: Any, retries: int | None) -> int:
-    """0 for the tries of a run's own task instance; after each clear, a new number.
-
-    A clear gives the task instance a new budget of tries (`max_tries` = tries so far +
-    retries), so `max_tries - retries` is the same for the tries of one series and new after a
-    clear (Airflow's task runner finds a series' first try the same way). Retries re-attach to
-    their series' jobs; a clear queries afresh (the data may have changed, and an old job's
-    results expire after about a day).
-    """
-    max_tries = getattr(ti, "max_tries", None)
-    if not isinstance(max_tries, int):
-        return 0
-    return max(0, max_tries - int(retries or 0))
 
 
 def _plain(value: Any) -> Any:

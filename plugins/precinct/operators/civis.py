@@ -17,8 +17,9 @@ date. Before starting anything, `execute` looks for that note: if it names a run
 (same fingerprint: job type and id, or database and SQL for queries) that is still queued or
 running, or that succeeded, the task waits on that run instead of starting a second one. A noted
 run that failed or was cancelled is not adopted (that is what a retry is for): a new run starts.
-The only window left is a crash between Civis accepting the start and the Variable write (one
-API round trip).
+Nor is a note from before the task instance was cleared (another series of tries, see
+`precinct.operators.tries`): a clear starts afresh. The only window left is a crash between
+Civis accepting the start and the Variable write (one API round trip).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
+
+from precinct.operators.tries import retry_series
 
 if TYPE_CHECKING:
     import jinja2
@@ -242,7 +245,8 @@ class CivisRunOperator(BaseOperator):
     def _note(self, run: CivisRun, context: Context) -> None:
         record = {"job_type": run.job_type, "job_id": run.job_id, "run_id": run.run_id,
                   "fingerprint": self.fingerprint_of(run),
-                  "try_number": getattr(context["ti"], "try_number", None)}
+                  "try_number": getattr(context["ti"], "try_number", None),
+                  "series": retry_series(context["ti"], self.retries)}
         try:
             self.registry.save(context["ti"], record)
         except Exception as exc:  # noqa: BLE001 - e.g. run outside a task runner
@@ -271,6 +275,13 @@ class CivisRunOperator(BaseOperator):
         if record.get("fingerprint") != self.fingerprint():
             self.log.info("Ignoring a noted Civis run for different work (%s)",
                           record.get("fingerprint"))
+            return None
+        series = retry_series(context["ti"], self.retries)
+        if record.get("series", 0) != series:
+            # The task instance was cleared since: start afresh (a clear usually means the
+            # input changed, and the old run's output may already be gone).
+            self.log.info("Ignoring a Civis run noted before the task was cleared (series %s, "
+                          "now %s)", record.get("series", 0), series)
             return None
         return record
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk.exceptions import AirflowException
 
 from precinct.operators.civis import CivisRunOperator
+from precinct.operators.tries import retry_series
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -184,7 +185,8 @@ class _EnhancementOperator(CivisRunOperator):
         not repeat), and again after a failed run (a retry runs the same job again)."""
         record = {"job_type": JOB_TYPE, "job_id": int(job_id), "run_id": None,
                   "fingerprint": self.fingerprint(),
-                  "try_number": getattr(ti, "try_number", None)}
+                  "try_number": getattr(ti, "try_number", None),
+                  "series": retry_series(ti, self.retries)}
         try:
             self.registry.save(ti, record)
         except Exception as exc:  # noqa: BLE001 - e.g. run outside a task runner

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 from google.api_core.exceptions import Conflict, NotFound
 
-from precinct.operators.bigquery import BigQueryAggregateOperator, job_id_for, retry_series
+from precinct.operators.bigquery import BigQueryAggregateOperator, job_id_for
+from precinct.operators.tries import retry_series
 
 SQL = "SELECT region, COUNT(*) AS n FROM `{dataset}.events` WHERE d >= @as_of GROUP BY region"
 
