@@ -15,6 +15,13 @@ For each file it also reports where the time goes, measured in a plain fork of t
 - **serialize**: Airflow's serialization of the DAGs (each task's copy of each Param is
   validated against its JSON schema, so it grows with Params x tasks).
 
+Next to the empty DAG, every file is also compared with its **plain twin**: a file written by
+this script with the same DAG id, the same Params (schemas, defaults, descriptions), the same
+task ids and dependencies, but every task a no-op `PythonOperator` and no import from this
+repository. The twin is what Airflow itself costs for a DAG of that shape; `x twin` is what
+the file adds on top (its imports, top-level code, operators). An empty DAG has no tasks and no
+Params, so it cannot show that.
+
 Target (foundation issue): every DAG file within 1.5x of the empty DAG.
 
     python benchmarks/parse_time.py [--samples 15] [FILE ...]
@@ -29,6 +36,7 @@ import json
 import os
 import selectors
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -120,6 +128,57 @@ def split_in_fork(path: Path) -> tuple[float, float]:
     return float(data[0]), float(data[1])
 
 
+TWIN_SHAPE = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+if bag.import_errors:
+    raise SystemExit(f"{sys.argv[1]}: {bag.import_errors}")
+print(json.dumps([{
+    "dag_id": dag.dag_id,
+    "params": {k: dag.params.get_param(k).serialize() for k in dag.params},
+    "tasks": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
+} for dag in bag.dags.values()], default=str))
+"""
+
+TWIN_HEADER = '''"""Plain twin of {name}: same DAG id, Params, tasks and dependencies."""
+import json
+from datetime import datetime
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Param
+
+SHAPES = json.loads({shapes!r})
+
+
+def _noop():
+    pass
+
+
+for shape in SHAPES:
+    params = {{k: Param(p["value"], description=p["description"], **p["schema"])
+              for k, p in shape["params"].items()}}
+    with DAG(dag_id=shape["dag_id"], schedule=None, start_date=datetime(2026, 1, 1),
+             params=params):
+        tasks = {{task_id: PythonOperator(task_id=task_id, python_callable=_noop)
+                 for task_id in shape["tasks"]}}
+        for task_id, upstream in shape["tasks"].items():
+            for up in upstream:
+                tasks[up] >> tasks[task_id]
+'''
+
+
+def write_twin(path: Path, folder: Path) -> Path:
+    """The plain twin of a DAG file (its shape read in a separate process, so that this
+    process, the parent of every parse, never imports the file or our package)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)])}
+    shapes = subprocess.run([sys.executable, "-c", TWIN_SHAPE, str(path)], env=env,
+                            capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+    twin = folder / f"{path.stem}_twin.py"
+    twin.write_text(TWIN_HEADER.format(name=path.name, shapes=shapes))
+    return twin
+
+
 def default_files() -> list[Path]:
     files = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
     # Until the pipelines exist, the failure probe stands in for a real DAG file.
@@ -158,7 +217,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty_dag.py"
         empty.write_text(EMPTY_DAG)
-        paths = [empty, *files]
+        twins = {path: write_twin(path, Path(tmp)) for path in files}
+        paths = [empty, *files, *twins.values()]
         for path in paths:
             compileall.compile_file(str(path), quiet=1)
         processor = Processor(Path(tmp))
@@ -181,25 +241,32 @@ def main() -> int:
     baseline = med(samples[empty])
     metrics: dict[str, float] = {"empty_dag_ms": round(baseline, 2)}
     print(f"{'file':<28} {'processor ms':>12} {'x empty':>8} {'import ms':>10} "
-          f"{'serialize ms':>13}")
-    worst = 0.0
-    for path in paths:
+          f"{'serialize ms':>13} {'twin ms':>8} {'x twin':>7}")
+    worst = worst_twin = 0.0
+    for path in [empty, *files]:
         total = med(samples[path])
         imported = med([s[0] for s in split[path]])
         serialized = med([s[1] for s in split[path]])
         ratio = total / baseline
-        name = "(empty DAG)" if path == empty else path.name
-        print(f"{name:<28} {total:>12.1f} {ratio:>8.2f} {imported:>10.1f} {serialized:>13.1f}")
         if path == empty:
+            print(f"{'(empty DAG)':<28} {total:>12.1f} {ratio:>8.2f} {imported:>10.1f} "
+                  f"{serialized:>13.1f}")
             metrics["empty_import_ms"] = round(imported, 2)
             metrics["empty_serialize_ms"] = round(serialized, 2)
             continue
+        twin = med(samples[twins[path]])
+        print(f"{path.name:<28} {total:>12.1f} {ratio:>8.2f} {imported:>10.1f} "
+              f"{serialized:>13.1f} {twin:>8.1f} {total / twin:>7.2f}")
         worst = max(worst, ratio)
+        worst_twin = max(worst_twin, total / twin)
         metrics[f"{path.stem}_ms"] = round(total, 2)
         metrics[f"{path.stem}_ratio"] = round(ratio, 3)
         metrics[f"{path.stem}_import_ms"] = round(imported, 2)
         metrics[f"{path.stem}_serialize_ms"] = round(serialized, 2)
+        metrics[f"{path.stem}_twin_ms"] = round(twin, 2)
+        metrics[f"{path.stem}_twin_ratio"] = round(total / twin, 3)
     metrics["worst_ratio"] = round(worst, 3)
+    metrics["worst_twin_ratio"] = round(worst_twin, 3)
     targets = {"worst_ratio": f"<= {TARGET_RATIO}"}
     result = {"benchmark": "parse_time", "metrics": metrics, "targets": targets,
               "met": worst <= TARGET_RATIO}
