@@ -2,7 +2,7 @@
 ### shift_reset: nightly reset of the volunteer tracker from VAN
 
 Every night at 03:00 in the campaign timezone (default America/Chicago; set
-`PRECINCT_CAMPAIGN_TIMEZONE` in the scheduler's and workers' environment to change it) the
+`PRECINCT_CAMPAIGN_TIMEZONE` in every Airflow component's environment to change it) the
 tracker database (`tracker_db`) keeps yesterday's record and starts the new day with the shifts
 scheduled in VAN (`van_default`).
 

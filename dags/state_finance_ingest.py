@@ -31,18 +31,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 from airflow.sdk.definitions.decorators import task
 
 from precinct.dag_defaults import default_args
 from precinct.finance.registry import registered_states
 from precinct.operators.finance import PROMOTED_ALIASES, StateFinanceIngestOperator
+from precinct.tracker.dates import CAMPAIGN_TIMEZONE
 
 STATES = registered_states()
 
 with DAG(
     dag_id="state_finance_ingest",
-    schedule="0 5 * * *",  # 05:00 in the campaign timezone (airflow.cfg default_timezone)
+    schedule=CronTriggerTimetable("0 5 * * *", timezone=CAMPAIGN_TIMEZONE),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -34,7 +34,8 @@ def test_the_official_stack_is_there():
     assert {"postgres", "redis", "elasticsearch", "tracker-db", "mailpit"} <= services
     env = COMPOSE["x-airflow-common"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert env["AIRFLOW__API_AUTH__JWT_SECRET"]
+    # Required from .env, never a default written here (a public secret signs task tokens).
+    assert re.fullmatch(r"\$\{AIRFLOW_JWT_SECRET:\?[^}]+\}", env["AIRFLOW__API_AUTH__JWT_SECRET"])
     assert "AIRFLOW_UID" in COMPOSE["x-airflow-common"]["user"]
     assert COMPOSE["services"]["elasticsearch"]["image"].split(":")[-1].startswith("9.")
 
@@ -42,6 +43,12 @@ def test_the_official_stack_is_there():
 @pytest.mark.parametrize(("service", "source"), list(_bind_mounts()))
 def test_every_mounted_path_exists(service, source):
     assert (REPO / source).exists(), f"{service} mounts {source}, which is not in the repository"
+
+
+def test_task_logs_go_to_the_logs_volume():
+    env = COMPOSE["x-airflow-common"]["environment"]
+    mounts = dict(v.split(":")[:2] for v in COMPOSE["x-airflow-common"]["volumes"])
+    assert mounts.get("airflow-logs") == env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]
 
 
 def test_dags_plugins_include_and_config_are_mounted():
