@@ -23,7 +23,7 @@ VAN-synced tables and published to the field dashboard's Google Sheet.
 
 Connections: `google_cloud_default` (BigQuery and Sheets), `smtp_default` (the gate e-mail).
 In devstack, BigQuery is the bqemulator stand-in with a synthetic dataset `van_demo`.
-See docs/flake_rate.md.
+More (checks, benchmark, tests): README, "Volunteer flake rate".
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ scheduled in VAN (`van_default`).
 
 The day is the run's logical date in the campaign timezone (a `day` param overrides it), so
 the daylight-saving nights reset the right day. Logs and XComs hold counts only.
-See docs/shift_reset.md.
+More (tables, reset SQL, tests): README, "shift_reset".
 """
 
 from __future__ import annotations

@@ -75,8 +75,13 @@ def failure_message(context: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
     ti = context["ti"]
     exception = context.get("exception")
     task = context.get("task")
-    retries = getattr(task, "retries", None)
-    max_tries = (retries + 1) if isinstance(retries, int) else getattr(ti, "max_tries", 0) + 1
+    # The task instance's max_tries grows when a task is cleared (try 4 of a cleared task with
+    # 2 retries is "4 of 6", as in Airflow's own e-mails); the task's retries only as a fallback.
+    max_tries = getattr(ti, "max_tries", None)
+    if not isinstance(max_tries, int):
+        retries = getattr(task, "retries", None)
+        max_tries = retries if isinstance(retries, int) else 0
+    max_tries += 1
     if exception is None:
         error = "(no exception recorded)"
     else:

@@ -2,6 +2,8 @@
 
 Run as a subprocess by test_top_level.py: anything a DAG file does at top level that needs a
 socket or the database (Variable.get, Connection lookups, HTTP calls) shows up as an import error.
+It also prints which service client libraries the parse imported: a DAG file must not pull them
+in (hooks and operators import them when a task runs), since every parse would pay for them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ socket.getaddrinfo = _refuse  # type: ignore[assignment]
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 
+CLIENTS = ("civis", "elasticsearch", "gspread", "pandas", "google.cloud.bigquery", "psycopg",
+           "boto3", "requests")
+before = {name for name in CLIENTS if name in sys.modules}
 path = sys.argv[1]
 bag = DagBag(dag_folder=path, bundle_path=os.path.dirname(path))
 errors = {name: str(error) for name, error in bag.import_errors.items()}
-print(json.dumps({"dags": sorted(bag.dag_ids), "errors": errors}))
+clients = sorted(name for name in CLIENTS if name in sys.modules and name not in before)
+print(json.dumps({"dags": sorted(bag.dag_ids), "errors": errors, "clients": clients}))

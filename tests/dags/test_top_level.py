@@ -34,6 +34,7 @@ def test_parses_without_network_or_database(path):
     outcome = _parse(path)
     assert outcome["errors"] == {}
     assert outcome["dags"], f"{path.name} defines no DAG"
+    assert outcome["clients"] == [], f"{path.name} imports client libraries at parse time"
 
 
 def test_the_check_catches_top_level_io(tmp_path, devstack_env):
@@ -49,3 +50,16 @@ def test_the_check_catches_top_level_io(tmp_path, devstack_env):
     )
     outcome = _parse(bad)
     assert "network access at DAG parse time" in json.dumps(outcome["errors"])
+
+
+def test_the_check_catches_a_client_library_import(tmp_path):
+    """A DAG file importing a hook module that loads its client at top level is reported."""
+    heavy = tmp_path / "heavy_dag.py"
+    heavy.write_text(
+        "from datetime import datetime\n"
+        "from airflow.sdk import DAG\n"
+        "from precinct.hooks.elasticsearch import ElasticsearchHook  # noqa: F401\n"
+        "with DAG('heavy', schedule=None, start_date=datetime(2026, 1, 1)):\n"
+        "    pass\n"
+    )
+    assert "elasticsearch" in _parse(heavy)["clients"]

@@ -317,7 +317,8 @@ class CivisQueryOperator(CivisRunOperator):
 
     :param sql: the SQL (templated), or a path ending in `.sql`, looked up in the DAG folder,
         the DAG's `template_searchpath`, then this repository's `include/sql/`
-        (e.g. `sql="voterfile_match/stage_universe.sql"`); the file is rendered with Jinja too.
+        (e.g. `sql="my_pipeline/stage.sql"` for `include/sql/my_pipeline/stage.sql`); the file
+        is rendered with Jinja too.
     :param database: the Civis database name (templated), e.g. `redshift-general`.
     :param name: the SQL script's name in Civis (default `<dag_id>.<task_id>`).
     :param credential_id: the database credential (default: the key's default credential).
