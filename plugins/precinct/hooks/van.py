@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
@@ -161,7 +162,7 @@ class VanHook(BaseHook):
         """One API call with retries; returns the successful response or raises VanApiError."""
         session = self.get_conn()
         url = self._url(path_or_url)
-        where = f"{method} {urlsplit(url).path}"
+        where = f"{method} {_route(urlsplit(url).path)}"
         last, last_status, last_codes = "no answer", None, []
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -323,6 +324,15 @@ def _error_codes(response: requests.Response) -> list[str]:
     except (ValueError, AttributeError):
         return []
     return [str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code")]
+
+
+def _route(path: str) -> str:
+    """The path with its ids as `{id}` (`/v4/people/{id}`): a VAN id names a person, so it
+    stays out of logs, exceptions and e-mails; the route is enough to act on."""
+    return _ID_SEGMENT.sub("/{id}", path)
+
+
+_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 
 
 def _error_summary(response: requests.Response) -> str:
