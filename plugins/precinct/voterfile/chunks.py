@@ -12,8 +12,3 @@ def chunk_numbers(rows: int, chunk_rows: int = MAX_CHUNK_ROWS) -> list[int]:
     if rows <= 0:
         return []
     return list(range((rows + chunk_rows - 1) // chunk_rows))
-
-
-def chunk_of(row_number: int, chunk_rows: int) -> int:
-    """The chunk of the 1-based `row_number` (what the staging SQL computes)."""
-    return (row_number - 1) // chunk_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from precinct.voterfile.chunks import chunk_numbers, chunk_of
+from precinct.voterfile.chunks import chunk_numbers
 
 
 @pytest.mark.parametrize(("rows", "size", "chunks"), [
@@ -13,15 +13,6 @@ from precinct.voterfile.chunks import chunk_numbers, chunk_of
 ])
 def test_chunk_numbers(rows, size, chunks):
     assert chunk_numbers(rows, size) == list(range(chunks))
-
-
-def test_every_row_falls_in_a_chunk_of_at_most_the_size():
-    size, rows = 7, 50
-    counts: dict[int, int] = {}
-    for n in range(1, rows + 1):
-        counts[chunk_of(n, size)] = counts.get(chunk_of(n, size), 0) + 1
-    assert sorted(counts) == chunk_numbers(rows, size)
-    assert max(counts.values()) <= size
 
 
 def test_chunk_size_is_capped():
