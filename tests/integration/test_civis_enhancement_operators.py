@@ -188,8 +188,8 @@ def test_a_retry_reattaches_to_the_noted_run_without_a_second_enhancement(regist
 
 def test_a_crash_before_the_run_started_runs_the_created_enhancement(registry, schema):
     class CrashAfterCreate(CivisDataMatchOperator):
-        def _note_job(self, job_id, ti):
-            super()._note_job(job_id, ti)
+        def _note_job(self, job_id, ti, **kwargs):
+            super()._note_job(job_id, ti, **kwargs)
             raise WorkerCrash  # the job exists in Civis, its run was never started
 
     cfg = config(schema)

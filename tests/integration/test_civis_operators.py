@@ -127,6 +127,32 @@ def test_on_kill_cancels_the_civis_run(registry):
     assert registry.notes == {}
 
 
+def test_a_run_that_cannot_be_noted_is_cancelled_not_left_behind(devstack_env, monkeypatch):
+    """A live run a retry could not find would get a second one beside it. Outside a task
+    runner Airflow's Variables can be read (none is set) but not written: the real note store
+    fails to save."""
+    monkeypatch.setattr(CivisRunOperator, "registry", civis_operators.RunRegistry())
+    job_id = job(running_seconds=120)
+    op = CivisRunOperator(task_id=unique("unnoted"), job_id=job_id)
+    with pytest.raises(AirflowException, match="was cancelled so that a retry starts one run"):
+        op.execute({"ti": FakeTI(op.task_id)})
+    assert [r["state"] for r in civis_standin.job_runs(job_id)] == ["cancelled"]
+
+
+class UnreadableRegistry(MemoryRegistry):
+    def load(self, ti):
+        raise OSError("the Variable store is down")
+
+
+def test_an_unreadable_note_store_starts_nothing(devstack_env, monkeypatch):
+    monkeypatch.setattr(CivisRunOperator, "registry", UnreadableRegistry())
+    job_id = job()
+    op = CivisRunOperator(task_id=unique("no_store"), job_id=job_id, deferrable=False)
+    with pytest.raises(AirflowException, match="Could not read the Civis re-attach note"):
+        op.execute({"ti": FakeTI(op.task_id)})
+    assert civis_standin.job_runs(job_id) == []
+
+
 def test_trigger_on_kill_cancels_the_civis_run(devstack_env):
     job_id = job(running_seconds=120)
     run = CivisHook().start_run("script", job_id)

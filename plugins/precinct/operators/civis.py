@@ -249,8 +249,17 @@ class CivisRunOperator(BaseOperator):
                   "series": retry_series(context["ti"], self.retries)}
         try:
             self.registry.save(context["ti"], record)
-        except Exception as exc:  # noqa: BLE001 - e.g. run outside a task runner
-            self.log.warning("Could not note Civis run %s for re-attach: %s", run.run_id, exc)
+        except Exception as exc:  # noqa: BLE001 - whatever the store raised
+            if run.done:  # nothing left for a retry to find: this try finishes it now
+                self.log.warning("Could not note Civis run %s for re-attach (%s); it has "
+                                 "already ended", run.run_id, type(exc).__name__)
+                return
+            # Un-noted, a live run is invisible to the retry, which would start a second one.
+            self._cancel("its re-attach note could not be saved")
+            raise AirflowException(
+                f"Could not note Civis {run.job_type} {run.job_id} run {run.run_id} for "
+                f"re-attach ({type(exc).__name__}); the run was cancelled so that a retry "
+                "starts one run, not a second beside it") from None
 
     def fingerprint_of(self, run: CivisRun) -> str:
         return self.fingerprint()
@@ -267,9 +276,11 @@ class CivisRunOperator(BaseOperator):
         """This task instance's note, if it is for the same work (same fingerprint)."""
         try:
             record = self.registry.load(context["ti"])
-        except Exception as exc:  # noqa: BLE001 - no note store: start normally
-            self.log.warning("Could not read the Civis re-attach note: %s", exc)
-            return None
+        except Exception as exc:  # noqa: BLE001 - whatever the store raised
+            # Unread, an earlier try's live run would get a second one beside it.
+            raise AirflowException(
+                f"Could not read the Civis re-attach note ({type(exc).__name__}); nothing was "
+                "started") from None
         if not record:
             return None
         if record.get("fingerprint") != self.fingerprint():

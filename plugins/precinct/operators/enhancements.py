@@ -139,7 +139,7 @@ class _EnhancementOperator(CivisRunOperator):
                 return run
         name = self.enhancement_name()
         job_id = hook.create_enhancement(self.kind, name, **self.create_request(hook))
-        self._note_job(job_id, context["ti"])
+        self._note_job(job_id, context["ti"], before_run=True)
         self.log.info("Created %s job %s writing %s", self.label, job_id, self.output_table())
         return hook.start_run(JOB_TYPE, job_id)
 
@@ -180,7 +180,7 @@ class _EnhancementOperator(CivisRunOperator):
             return None
         return super()._attach(record)
 
-    def _note_job(self, job_id: int, ti: Any) -> None:
+    def _note_job(self, job_id: int, ti: Any, *, before_run: bool = False) -> None:
         """Note the job with no run: before its run starts (the create is the step a retry must
         not repeat), and again after a failed run (a retry runs the same job again)."""
         record = {"job_type": JOB_TYPE, "job_id": int(job_id), "run_id": None,
@@ -189,9 +189,13 @@ class _EnhancementOperator(CivisRunOperator):
                   "series": retry_series(ti, self.retries)}
         try:
             self.registry.save(ti, record)
-        except Exception as exc:  # noqa: BLE001 - e.g. run outside a task runner
-            self.log.warning("Could not note %s job %s for re-attach: %s", self.label, job_id,
-                             exc)
+        except Exception as exc:  # noqa: BLE001 - whatever the store raised
+            if before_run:  # a paid run nobody could find again: do not start it
+                raise AirflowException(
+                    f"Could not note {self.label} job {job_id} for re-attach "
+                    f"({type(exc).__name__}); its run was not started") from None
+            self.log.warning("Could not note %s job %s for re-attach (%s)", self.label, job_id,
+                             type(exc).__name__)
 
     def _finish(self, run: CivisRun) -> dict[str, Any]:
         if run.succeeded or self._ti is None:
