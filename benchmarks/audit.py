@@ -14,9 +14,9 @@ measures side by side:
 Calls are counted by the stand-in itself, in total and per endpoint (printed, and in the JSON
 line's metrics). Beside them, the floor of a cold audit on this API: the workflow list's pages,
 one definition read per audited workflow and one executions read per audited workflow that has
-run (the spec has no endpoint returning definitions or executions of many workflows at once). Targets (issue 7): the audit under 60 s, and at most a third of the naive
-approach's calls and time, cold and warm; `met` is true only if every one holds. Ends with one
-JSON line.
+run (the spec has no endpoint returning definitions or executions of many workflows at once).
+Targets (issue 7): the audit under 60 s, and at most a third of the naive approach's calls and
+time, cold and warm; `met` is true only if every one holds. Ends with one JSON line.
 
     .venv/bin/python benchmarks/audit.py [--workflows 1000] [--repeat 3] [--naive-repeat 1]
 """
