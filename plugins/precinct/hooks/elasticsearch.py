@@ -380,9 +380,9 @@ class ElasticsearchHook(BaseHook):
         """Point each alias at its new index only, in one `_aliases` call; return what each left.
 
         One call, because aliases that are searched together (a state's contributions and
-        reports) must never point at different loads: the server applies every action of one
-        `_aliases` request or none, so a failure leaves every alias where it was. Separate calls
-        per alias would leave the first moved and the second not when the second fails.
+        reports) must never point at different loads: the server checks every action of one
+        `_aliases` request before applying any, so a refused request leaves every alias where it
+        was. Separate calls per alias would leave the first moved when the second fails.
 
         Each alias is read first and removed only from the indices that hold it: servers differ on
         removing an alias that is not there (Elasticsearch 8.14+ answers 200 with `errors: true`

@@ -191,8 +191,8 @@ class StateFinanceIngestOperator(BaseOperator):
                 "to override)"
             )
 
-        # Both aliases in one `_aliases` call: searchers join contributions with reports, so the
-        # two must never point at different loads, not even when the call fails.
+        # Both aliases in one `_aliases` call: searchers read a state's contributions and reports
+        # together, so the two must never point at different loads, not even when the call fails.
         es.move_aliases({indices.alias_name(state, kind): new[kind] for kind in bodies})
         log.info("%s: promoted %s", state, ", ".join(new.values()))
         retired = []
