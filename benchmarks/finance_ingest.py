@@ -11,12 +11,14 @@ second over the median run; input rows per second and contributions per second a
 and the share of the run spent waiting for `_bulk` answers (the stand-in's own indexing time).
 
 The parse-side targets of issue 3 come from `benchmarks/finance_parse.py`, run as a subprocess
-(its code is not repeated here): at the same size by default, on 1M and 4M rows with `--full`
-(several minutes). Ends with one JSON line (DESIGN.md, "Output conventions"); `met` is the parse
-targets: parse ratio >= 0.5 and peak RSS < 250 MB (the end-to-end rate has no target).
+(its code and its targets are not repeated here): by default at the same size and four times it
+(the memory target compares two sizes), on 1M and 4M rows with `--full` (several minutes). Ends
+with one JSON line (DESIGN.md, "Output conventions"); `targets` and `met` are finance_parse's
+(parse ratio, peak RSS, peak RSS the same across sizes; the end-to-end rate has no target). The
+exit status is 0 whether or not they are met, non-zero only when the benchmark could not run.
 
     python -m devstack up elasticsearch
-    .venv/bin/python benchmarks/finance_ingest.py                 # 200,000 rows
+    .venv/bin/python benchmarks/finance_ingest.py                 # 200,000 rows (parse: + 800,000)
     .venv/bin/python benchmarks/finance_ingest.py --rows 50000    # a quick look
     .venv/bin/python benchmarks/finance_ingest.py --full          # + parse figures on 1M and 4M
 """
@@ -40,7 +42,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 PARSE_BENCHMARK = REPO / "benchmarks" / "finance_parse.py"
-TARGETS = {"parse_ratio": ">= 0.5", "peak_rss_mb": "< 250"}
 FULL_ROWS = "1000000,4000000"
 
 
@@ -182,7 +183,7 @@ def end_to_end(rows: int, runs: int, workdir: Path) -> dict[str, Any]:
 
 
 def parse_figures(rows: str, runs: int) -> dict[str, Any]:
-    """Run benchmarks/finance_parse.py (streaming its progress) and return its metrics."""
+    """Run benchmarks/finance_parse.py (streaming its progress) and return its JSON line."""
     print(f"[parse] benchmarks/finance_parse.py --rows {rows} --runs {runs}", flush=True)
     process = subprocess.Popen(
         [sys.executable, str(PARSE_BENCHMARK), "--rows", rows, "--runs", str(runs)],
@@ -200,7 +201,7 @@ def parse_figures(rows: str, runs: int) -> dict[str, Any]:
     result = json.loads(last)
     if result.get("benchmark") != "finance_parse":
         raise RuntimeError(f"unexpected last line from finance_parse.py: {last!r}")
-    return result["metrics"]
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         f"({e2e['input_rows_per_s']:,} input rows/s), median of {args.runs}",
         flush=True,
     )
-    parse = parse_figures(FULL_ROWS if args.full else str(args.rows), args.runs)
+    parsed = parse_figures(
+        FULL_ROWS if args.full else f"{args.rows},{4 * args.rows}", args.runs
+    )
+    parse = parsed["metrics"]
 
     metrics = {
         "e2e_documents_per_s": e2e["documents_per_s"],
@@ -244,12 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         "parse_ratio": parse["parse_ratio"],
         "peak_rss_mb": parse["peak_rss_mb"],
         "peak_rss_growth_largest_over_smallest": parse["peak_rss_growth_largest_over_smallest"],
+        "ingest_rate_largest_over_smallest": parse["ingest_rate_largest_over_smallest"],
         "parse_sizes": parse["sizes"],
     }
-    met = parse["parse_ratio"] >= 0.5 and parse["peak_rss_mb"] < 250
-    print(json.dumps(
-        {"benchmark": "finance_ingest", "metrics": metrics, "targets": TARGETS, "met": met}
-    ))
+    print(json.dumps({
+        "benchmark": "finance_ingest", "metrics": metrics, "targets": parsed["targets"],
+        "met": parsed["met"],
+    }))
     return 0
 
 

@@ -11,8 +11,21 @@ For each size (default 1,000,000 and 4,000,000 contribution rows) it generates a
 
 Each run is a fresh subprocess, so its peak resident memory (`VmHWM`) is that mode's alone.
 Rates are contribution rows per second over the median of the runs; the ratio is
-`bare seconds / ingest seconds`. Targets (issue 3): ratio >= 0.5, peak RSS < 250 MB and about
-the same for both sizes. Ends with one JSON line (see DESIGN.md, "Output conventions").
+`bare seconds / ingest seconds`. Targets (issue 3: "peak memory (target under 250 MB and the same
+for both sizes)", parse rate "at least 0.5x" a bare `csv.reader`): ratio >= 0.5 at every size,
+ingest peak RSS < 250 MB, and the largest size's peak RSS at most 1.1x the smallest's.
+
+Why 1.1x: "the same" means memory does not grow with the file (zips and CSVs are streamed). The
+peak is the interpreter and imports (~25 MB) plus fixed-size buffers; runs of one size differ by
+under 1 MB (~3%). Anything kept per row costs at least a list slot (8 bytes): from 1M to 4M rows
+that is 24 MB more, about double. 10% is well above the noise and far below any per-row growth.
+(With `--quick` sizes 150,000 rows apart, per-row growth shows less: a smoke run, not a verdict.)
+A run with a single size cannot check it: the figure is null and `met` false.
+
+The ingest rate at the largest size over the smallest is printed too, for information: the issue
+sets no target on it, and on a shared machine it moves with other load far more than memory does.
+Ends with one JSON line (see DESIGN.md, "Output conventions"); the exit status is 0 whether or not
+the targets are met, non-zero only when the benchmark could not run.
 
     .venv/bin/python benchmarks/finance_parse.py            # 1M and 4M rows (a few minutes)
     .venv/bin/python benchmarks/finance_parse.py --quick    # small sizes, seconds
@@ -37,7 +50,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 MODES = ("bare", "ingest", "ingest+source")
-TARGETS = {"parse_ratio": ">= 0.5", "peak_rss_mb": "< 250"}
+MIN_PARSE_RATIO = 0.5
+MAX_PEAK_RSS_MB = 250
+MAX_PEAK_RSS_GROWTH = 1.1  # largest size over smallest; see the module docstring for why
+TARGETS = {
+    "parse_ratio": f">= {MIN_PARSE_RATIO}",
+    "peak_rss_mb": f"< {MAX_PEAK_RSS_MB}",
+    "peak_rss_growth_largest_over_smallest": f"<= {MAX_PEAK_RSS_GROWTH}",
+}
 QUICK_ROWS = (50_000, 200_000)
 
 
@@ -183,18 +203,36 @@ def main(argv: list[str] | None = None) -> int:
 
     ratio = min(r["parse_ratio"] for r in results.values())
     peak = max(r["peak_rss_mb_ingest"] for r in results.values())
-    peaks = [r["peak_rss_mb_ingest"] for r in results.values()]
+    smallest, largest = results[str(min(sizes))], results[str(max(sizes))]
+    growth = rate_ratio = None
+    if len(results) > 1:
+        growth = round(largest["peak_rss_mb_ingest"] / smallest["peak_rss_mb_ingest"], 3)
+        rate_ratio = round(largest["ingest_rows_per_s"] / smallest["ingest_rows_per_s"], 3)
+        print(
+            f"largest over smallest ({max(sizes):,} / {min(sizes):,} rows): peak RSS "
+            f"{growth}x (target <= {MAX_PEAK_RSS_GROWTH}x), ingest rate {rate_ratio}x "
+            "(informational)",
+            flush=True,
+        )
+    else:
+        print("one size only: peak RSS across sizes not checked (give two sizes)", flush=True)
     metrics = {
         "parse_ratio": ratio,
         "parse_ratio_with_to_source": min(
             r["parse_ratio_with_to_source"] for r in results.values()
         ),
         "peak_rss_mb": peak,
-        "peak_rss_growth_largest_over_smallest": round(peaks[-1] / peaks[0], 3),
+        "peak_rss_growth_largest_over_smallest": growth,
+        "ingest_rate_largest_over_smallest": rate_ratio,
         "runs": args.runs,
         "sizes": results,
     }
-    met = ratio >= 0.5 and peak < 250
+    met = (
+        ratio >= MIN_PARSE_RATIO
+        and peak < MAX_PEAK_RSS_MB
+        and growth is not None
+        and growth <= MAX_PEAK_RSS_GROWTH
+    )
     print(
         json.dumps(
             {"benchmark": "finance_parse", "metrics": metrics, "targets": TARGETS, "met": met}

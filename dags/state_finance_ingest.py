@@ -5,7 +5,8 @@ Every day (and on demand from the form), each selected state's bulk campaign-fin
 standardised by that state's ingestor (`plugins/precinct/finance/`), loaded into a fresh index
 `{state}_contributions_{UTC timestamp}` (and `{state}_reports_...`), verified, and only then
 promoted behind the aliases `{state}_contributions` / `{state}_reports` in one atomic call.
-Searchers never see partial data; a failed or refused load leaves the old index live.
+Searchers never see partial data, nor the two aliases on different loads; a failed or refused
+load or promotion leaves the old indices live.
 
 Per state (mapped: one state failing does not stop the others):
 
@@ -18,8 +19,8 @@ Per state (mapped: one state failing does not stop the others):
 5. the index must hold exactly the documents produced;
 6. a new index under 90% of the live alias's documents is not promoted unless forced, and the
    operators are e-mailed;
-7. the aliases move atomically; older indices beyond "indices to keep" are deleted (never the
-   live one);
+7. both aliases move in one `_aliases` call, which the server applies whole or not at all;
+   older indices beyond "indices to keep" are deleted (never the live one);
 8. an Asset per alias (`elasticsearch://elasticsearch_default/{alias}`) is updated, through the
    asset alias `state_finance_promoted`, so downstream DAGs can be scheduled on it.
 

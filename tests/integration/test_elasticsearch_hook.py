@@ -271,6 +271,57 @@ def test_failed_promotion_raises_and_leaves_the_alias_alone(hook, new_name):
 
 
 @integration
+def test_move_aliases_moves_a_states_aliases_together(hook, new_name):
+    """Both of a state's aliases move in one call, from the first run's creation onwards."""
+    contributions, reports = new_name("_contributions"), new_name("_reports")
+    loads = {
+        day: {
+            contributions: new_name(f"_contributions_2026110{day}t000000z"),
+            reports: new_name(f"_reports_2026110{day}t000000z"),
+        }
+        for day in (1, 2)
+    }
+    for day, n in ((1, 3), (2, 5)):
+        for index in loads[day].values():
+            hook.create_index(index, {"mappings": MAPPING})
+            hook.bulk_index(index, _docs(n))
+            hook.finish_bulk_load(index, replicas=0)
+
+    assert hook.move_aliases(loads[1]) == {contributions: [], reports: []}  # first run: adds
+    assert hook.move_aliases(loads[2]) == {
+        contributions: [loads[1][contributions]], reports: [loads[1][reports]],
+    }
+    for alias in (contributions, reports):
+        assert hook.alias_indices(alias) == [loads[2][alias]]
+        assert hook.count(alias) == 5
+    assert hook.move_aliases(loads[2]) == {contributions: [], reports: []}  # a retry: no change
+
+
+@integration
+def test_failed_move_leaves_every_alias_where_it_was(hook, new_name):
+    """One action the server refuses (an index that does not exist) fails the whole call.
+
+    The contributions move comes first and would succeed on its own; with one call per alias it
+    would have been applied before the reports move failed. In one call, neither alias moves.
+    """
+    contributions, reports = new_name("_contributions"), new_name("_reports")
+    live = {contributions: new_name("_contributions_old"), reports: new_name("_reports_old")}
+    fresh = new_name("_contributions_new")
+    for index in (*live.values(), fresh):
+        hook.create_index(index, {"mappings": MAPPING}, bulk_load=False)
+    hook.move_aliases(live)
+
+    with pytest.raises((ApiError, ElasticsearchHookError)):
+        hook.move_aliases({contributions: fresh, reports: new_name("_reports_never_created")})
+
+    assert hook.alias_indices(contributions) == [live[contributions]]
+    assert hook.alias_indices(reports) == [live[reports]]
+    # The contributions action was not the problem: on its own it is applied.
+    assert hook.move_aliases({contributions: fresh}) == {contributions: [live[contributions]]}
+    assert hook.alias_indices(contributions) == [fresh]
+
+
+@integration
 def test_indices_matching_sorts_by_name_and_handles_no_match(hook, new_name):
     names = [new_name(f"_tx_contributions_2026110{d}t031500z") for d in (3, 1, 2)]
     other = new_name("_mi_contributions_20261101t031500z")

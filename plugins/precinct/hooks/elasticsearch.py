@@ -4,7 +4,7 @@ The Elasticsearch provider's hook takes a list of hosts rather than an Airflow c
 cannot talk to servers that reject the client's compatibility media types. This hook builds the
 official `elasticsearch.Elasticsearch` client (9.x) from one connection (`elasticsearch_default`
 by default) and offers only what an index-then-promote ingest needs: create an index tuned for
-bulk loading, stream documents into it, verify, and move an alias to it atomically.
+bulk loading, stream documents into it, verify, and move aliases to it atomically.
 
 Connection fields: host, port (default 9200), schema `http` or `https` (default `http`),
 login/password (HTTP basic auth). Extras:
@@ -369,34 +369,53 @@ class ElasticsearchHook(BaseHook):
         return sorted(response.body)
 
     def promote(self, alias: str, new_index: str) -> list[str]:
-        """Point `alias` at `new_index` only, in one atomic `_aliases` call; return the old indices.
+        """Point `alias` at `new_index` only; return the indices it left.
 
-        The alias is read first and removed only from the indices that hold it: servers differ on
-        removing an alias that is not there (Elasticsearch 8.14+ answers 200 with `errors: true`,
-        OpenSearch before 2.12 has no `must_exist`). On the first run there is nothing to remove
-        and the call only adds. Any failed action raises, so a half-applied move never passes
-        silently.
+        `move_aliases` with one pair: a single alias and several aliases move through the same
+        code, so they cannot drift apart in how they handle the server's answers.
         """
-        previous = [name for name in self.alias_indices(alias) if name != new_index]
-        actions: list[dict[str, Any]] = [
-            {"remove": {"index": name, "alias": alias}} for name in previous
-        ]
-        actions.append({"add": {"index": new_index, "alias": alias}})
+        return self.move_aliases({alias: new_index})[alias]
+
+    def move_aliases(self, targets: Mapping[str, str]) -> dict[str, list[str]]:
+        """Point each alias at its new index only, in one `_aliases` call; return what each left.
+
+        One call, because aliases that are searched together (a state's contributions and
+        reports) must never point at different loads: the server checks every action of one
+        `_aliases` request before applying any, so a refused request leaves every alias where it
+        was. Separate calls per alias would leave the first moved when the second fails.
+
+        Each alias is read first and removed only from the indices that hold it: servers differ on
+        removing an alias that is not there (Elasticsearch 8.14+ answers 200 with `errors: true`
+        and applies the rest, OpenSearch before 2.12 has no `must_exist`). On the first run there
+        is nothing to remove and the call only adds. A request the server refuses (e.g. an index
+        that does not exist) raises the client's error; an `errors: true` answer raises
+        `ElasticsearchHookError`, so a half-applied move never passes silently.
+        """
+        if not targets:
+            raise ValueError("move_aliases needs at least one alias to move")
+        previous: dict[str, list[str]] = {}
+        actions: list[dict[str, Any]] = []
+        for alias, new_index in targets.items():
+            previous[alias] = [name for name in self.alias_indices(alias) if name != new_index]
+            actions.extend({"remove": {"index": name, "alias": alias}} for name in previous[alias])
+        actions.extend(
+            {"add": {"index": new_index, "alias": alias}} for alias, new_index in targets.items()
+        )
+        moves = ", ".join(f"{alias} -> {index}" for alias, index in targets.items())
         response = self.get_conn().indices.update_aliases(actions=actions).body
         if response.get("errors"):
             failed = [
                 result for result in response.get("action_results", [])
                 if result.get("error") or int(result.get("status", 200)) >= 300
             ]
-            raise ElasticsearchHookError(
-                f"moving alias {alias!r} to {new_index!r} failed: {failed or response}"
-            )
+            raise ElasticsearchHookError(f"moving aliases {moves} failed: {failed or response}")
         if not response.get("acknowledged", False):
             self.log.warning(
-                "Alias %s -> %s was applied but not acknowledged by every node in time",
-                alias, new_index,
+                "Aliases %s were applied but not acknowledged by every node in time", moves
             )
-        self.log.info(
-            "Alias %s now points to %s (was %s)", alias, new_index, ", ".join(previous) or "none"
-        )
+        for alias, new_index in targets.items():
+            self.log.info(
+                "Alias %s now points to %s (was %s)",
+                alias, new_index, ", ".join(previous[alias]) or "none",
+            )
         return previous

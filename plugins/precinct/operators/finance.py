@@ -191,8 +191,9 @@ class StateFinanceIngestOperator(BaseOperator):
                 "to override)"
             )
 
-        for kind in bodies:
-            es.promote(indices.alias_name(state, kind), new[kind])
+        # Both aliases in one `_aliases` call: searchers read a state's contributions and reports
+        # together, so the two must never point at different loads, not even when the call fails.
+        es.move_aliases({indices.alias_name(state, kind): new[kind] for kind in bodies})
         log.info("%s: promoted %s", state, ", ".join(new.values()))
         retired = []
         for kind in bodies:
