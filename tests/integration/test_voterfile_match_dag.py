@@ -128,14 +128,19 @@ def test_below_the_floor_publish_is_skipped_with_one_email(output):
     ("primary_key", "id; DROP TABLE demo.voterfile_signups"),
     ("phone_column", "telephone"),  # a valid name, but no such column in the input
     ("match_target", 99),  # a valid id, but not one of the account's match targets
+    ("database", "redshift-genral"),  # not a database the key can use
 ])
 def test_a_bad_value_fails_the_first_task_naming_the_field(output, field, value):
     state, out = run_dag(output_table=f"demo.{output}", **{field: value})
     assert state == "failed"
     assert f"Invalid form value: {field}:" in out
+    assert "new_state=up_for_retry" not in out  # failed at once: retrying cannot fix a form
     if field == "match_target":  # the message lists the targets the account can use
         assert ("match_target: 99 is not a match target of this Civis account (available: "
                 "1 (Voterfile (devstack public.voterfile)))") in out
+    if field == "database":  # ... and the databases the key can use
+        assert ("database: 'redshift-genral' is not a Civis database this API key can use "
+                "(available: redshift-general)") in out
     assert not ran(out, "stage_universe")
     assert tables(output) == []
 

@@ -17,6 +17,7 @@ from precinct.voterfile.chunks import chunk_numbers
 from precinct.voterfile.validation import (
     MatchConfig,
     check_columns,
+    check_database,
     check_match_target,
     parse_params,
 )
@@ -50,25 +51,29 @@ def _config(data: dict) -> MatchConfig:
 
 
 def validate_task(params: dict) -> dict:
-    """Patterns, ranges, existence of every column in the input table, then the match target
-    among the account's. A bad value fails the task at once (no retry: retrying cannot fix a
-    form)."""
+    """Patterns, ranges, the database among the ones the key can use, existence of every column
+    in the input table, then the match target among the account's. A bad value fails the task
+    at once (no retry: retrying cannot fix a form)."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from precinct.voterfile.validation import InvalidParam
 
     try:
         config = parse_params(params)
-        runner = Runner(params["database"])
+        runner = Runner("")
+        database = check_database(params.get("database"), runner.hook.list_databases())
+        runner.database = str(database["name"])
         existing = [r["column_name"] for r in runner.query(sql.input_columns(config))]
         check_columns(config, existing)
         target = check_match_target(config, runner.hook.list_match_targets())
     except InvalidParam as exc:
         raise AirflowFailException(f"Invalid form value: {exc}") from None
-    log.info("Input %s.%s: %d columns, %d mapped; match target %s (%s)", config.input_schema,
-             config.input_table, len(existing), len(config.columns), target["id"],
-             target["name"])
-    return {**config.to_dict(), "extra": {"database": params["database"]}}
+    log.info("Database %s (%s); input %s.%s: %d columns, %d mapped; match target %s (%s)",
+             database["name"], database["id"], config.input_schema, config.input_table,
+             len(existing), len(config.columns), target["id"], target["name"])
+    # The database as Civis names it (the form may give its id): later tasks and the Data Match
+    # request (`databaseName`) use the name.
+    return {**config.to_dict(), "extra": {"database": str(database["name"])}}
 
 
 def stage_universe_task(config: dict) -> int:

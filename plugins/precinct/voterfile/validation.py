@@ -1,8 +1,9 @@
 """Validate the `voterfile_match` form before any SQL runs.
 
-Every identifier must match `IDENTIFIER` (a plain lower/upper-case SQL name), every input
-column must exist in the input table and the match target must be one of the account's (not
-archived); a bad value raises `InvalidParam` naming the form field.
+Every identifier must match `IDENTIFIER` (a plain lower/upper-case SQL name), the database must
+be one the API key can use, every input column must exist in the input table and the match
+target must be one of the account's (not archived); a bad value raises `InvalidParam` naming the
+form field.
 """
 
 from __future__ import annotations
@@ -147,6 +148,22 @@ def parse_params(params: Mapping[str, Any]) -> MatchConfig:
         match_rate_floor=_number(params, "match_rate_floor", 0, 1),
         chunk_rows=int(_number(params, "cass_chunk_rows", 1, MAX_CHUNK_ROWS)),
     )
+
+
+def check_database(value: Any, databases: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The form's Civis database among the ones the key can use (`GET /databases`), by name
+    or id, or `InvalidParam` listing them: a wrong name would otherwise fail inside the hook,
+    retried, with a message that does not name the form field."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise InvalidParam("database", "name the Civis database holding the tables")
+    databases = list(databases)
+    for db in databases:
+        if str(db.get("name")) == text or (text.isdigit() and int(db["id"]) == int(text)):
+            return db
+    available = ", ".join(sorted(str(db.get("name")) for db in databases))
+    raise InvalidParam("database", f"{text!r} is not a Civis database this API key can use "
+                       f"(available: {available or 'none'})")
 
 
 def check_columns(config: MatchConfig, existing: Iterable[str]) -> None:

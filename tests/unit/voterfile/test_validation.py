@@ -8,6 +8,7 @@ import pytest
 from precinct.voterfile.validation import (
     InvalidParam,
     check_columns,
+    check_database,
     check_match_target,
     parse_params,
     qualified,
@@ -102,3 +103,24 @@ def test_an_archived_match_target_is_refused_and_not_offered():
                               "7 (Ohio file))")
     with pytest.raises(InvalidParam, match=r"\(available: none\)"):
         check_match_target(parse_params(GOOD), [])
+
+
+DATABASES = [  # as CivisHook.list_databases returns them (GET /databases)
+    {"id": 1, "name": "redshift-general", "adapter": "redshift", "databaseName": "dev"},
+    {"id": 4, "name": "Analytics", "adapter": "postgresql", "databaseName": "analytics"},
+]
+
+
+def test_the_database_must_be_one_the_key_can_use():
+    assert check_database("redshift-general", DATABASES)["id"] == 1
+    assert check_database(" 4 ", DATABASES)["name"] == "Analytics"  # by id too
+    with pytest.raises(InvalidParam) as err:
+        check_database("redshift-genral", DATABASES)
+    assert err.value.field == "database"
+    assert str(err.value) == ("database: 'redshift-genral' is not a Civis database this API "
+                              "key can use (available: Analytics, redshift-general)")
+    for blank in ("", "  ", None):
+        with pytest.raises(InvalidParam, match=r"^database: name the Civis database"):
+            check_database(blank, DATABASES)
+    with pytest.raises(InvalidParam, match=r"\(available: none\)"):
+        check_database("redshift-general", [])
