@@ -77,3 +77,17 @@ def test_a_database_the_key_cannot_use_fails_naming_the_field_and_listing_the_da
 def test_the_database_may_be_given_by_id_and_later_tasks_get_its_name(schema):
     assert voterfile.validate_task(params(schema, database="1"))["extra"] == {
         "database": "redshift-general"}
+
+
+def test_a_missing_voterfile_table_fails_before_anything_is_staged(schema):
+    message = refused(params(schema, voterfile_table=f"{schema}.no_voters"))
+    assert message == (f"Invalid form value: voterfile_table: {schema}.no_voters does not "
+                       "exist or has no columns")
+
+
+def test_a_voterfile_table_without_the_extra_match_columns_fails_naming_the_field(schema):
+    # The input table exists, but has no person_id: the dedupe step could not read it.
+    message = refused(params(schema, voterfile_table=f"{schema}.input"))
+    assert message == (f"Invalid form value: voterfile_table: {schema}.input has no column "
+                       "'person_id' (the extra-match rule reads person_id, state, first_name, "
+                       "last_name)")

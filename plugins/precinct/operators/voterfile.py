@@ -19,6 +19,7 @@ from precinct.voterfile.validation import (
     check_columns,
     check_database,
     check_match_target,
+    check_voterfile,
     parse_params,
 )
 
@@ -52,8 +53,9 @@ def _config(data: dict) -> MatchConfig:
 
 def validate_task(params: dict) -> dict:
     """Patterns, ranges, the database among the ones the key can use, existence of every column
-    in the input table, then the match target among the account's. A bad value fails the task
-    at once (no retry: retrying cannot fix a form)."""
+    in the input table and of the voterfile table's extra-match columns, then the match target
+    among the account's. A bad value fails the task at once (no retry: retrying cannot fix a
+    form)."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from precinct.voterfile.validation import InvalidParam
@@ -63,8 +65,11 @@ def validate_task(params: dict) -> dict:
         runner = Runner("")
         database = check_database(params.get("database"), runner.hook.list_databases())
         runner.database = str(database["name"])
-        existing = [r["column_name"] for r in runner.query(sql.input_columns(config))]
+        catalog = runner.query(sql.table_columns(config))
+        existing = sql.columns_of(catalog, config.input_schema, config.input_table)
         check_columns(config, existing)
+        check_voterfile(config, sql.columns_of(catalog, config.voterfile_schema,
+                                               config.voterfile_table))
         target = check_match_target(config, runner.hook.list_match_targets())
     except InvalidParam as exc:
         raise AirflowFailException(f"Invalid form value: {exc}") from None

@@ -1,9 +1,9 @@
 """Validate the `voterfile_match` form before any SQL runs.
 
 Every identifier must match `IDENTIFIER` (a plain lower/upper-case SQL name), the database must
-be one the API key can use, every input column must exist in the input table and the match
-target must be one of the account's (not archived); a bad value raises `InvalidParam` naming the
-form field.
+be one the API key can use, every input column must exist in the input table, the voterfile
+table must exist with the columns the extra-match rule reads and the match target must be one of
+the account's (not archived); a bad value raises `InvalidParam` naming the form field.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # table short enough for Redshift's and PostgreSQL's 63-character limit.
 MAX_OUTPUT_TABLE = 40
 MAX_CHUNK_ROWS = 250_000
+# The voterfile columns the dedupe step's extra-match rule reads (unquoted in its SQL, so they
+# must exist under these lower-case names).
+VOTERFILE_COLUMNS = ("person_id", "state", "first_name", "last_name")
 
 # Form param -> Civis Data Match input field. Blank = not used.
 PII_FIELDS: dict[str, str] = {
@@ -180,6 +183,21 @@ def check_columns(config: MatchConfig, existing: Iterable[str]) -> None:
         if column.lower() not in have:
             raise InvalidParam(reverse[dm_field], f"column {column!r} is not in "
                                f"{config.input_schema}.{config.input_table}")
+
+
+def check_voterfile(config: MatchConfig, existing: Iterable[str]) -> None:
+    """The voterfile table must exist with the columns the extra-match rule reads
+    (`VOTERFILE_COLUMNS`); otherwise the run would fail at `dedupe_pass_1`, after a paid Data
+    Match run."""
+    have = set(existing)
+    table = f"{config.voterfile_schema}.{config.voterfile_table}"
+    if not have:
+        raise InvalidParam("voterfile_table", f"{table} does not exist or has no columns")
+    missing = [c for c in VOTERFILE_COLUMNS if c not in have]
+    if missing:
+        raise InvalidParam("voterfile_table", f"{table} has no column{'s' * (len(missing) > 1)} "
+                           f"{', '.join(repr(c) for c in missing)} (the extra-match rule reads "
+                           f"{', '.join(VOTERFILE_COLUMNS)})")
 
 
 def check_match_target(config: MatchConfig, targets: Iterable[Mapping[str, Any]]

@@ -10,6 +10,7 @@ from precinct.voterfile.validation import (
     check_columns,
     check_database,
     check_match_target,
+    check_voterfile,
     parse_params,
     qualified,
 )
@@ -124,3 +125,17 @@ def test_the_database_must_be_one_the_key_can_use():
             check_database(blank, DATABASES)
     with pytest.raises(InvalidParam, match=r"\(available: none\)"):
         check_database("redshift-general", [])
+
+
+def test_the_voterfile_table_must_have_the_extra_match_columns():
+    config = parse_params(GOOD)
+    check_voterfile(config, ["person_id", "voterbase_id", "state", "first_name", "last_name"])
+    with pytest.raises(InvalidParam) as err:
+        check_voterfile(config, [])
+    assert err.value.field == "voterfile_table"
+    assert str(err.value) == "voterfile_table: public.voterfile does not exist or has no columns"
+    with pytest.raises(InvalidParam) as err:
+        check_voterfile(config, ["person_id", "State", "first_name"])  # the SQL reads `state`
+    assert str(err.value) == ("voterfile_table: public.voterfile has no columns 'state', "
+                              "'last_name' (the extra-match rule reads person_id, state, "
+                              "first_name, last_name)")
