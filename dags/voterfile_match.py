@@ -5,9 +5,10 @@ Started by hand from the form. Matches any list in the Civis database (event sig
 signers, donors) to the voterfile, the way the data team does it:
 
 1. **validate**: every table and column named in the form is checked (pattern, then existence
-   in the input table; the voterfile table with the columns the extra-match rule reads), the
-   database among the ones the API key can use, and the match target id among the account's
-   match targets, before any SQL runs; a bad one fails here, naming the field.
+   in the input table, in any case: later steps use the name as the table spells it; the
+   voterfile table with the columns the extra-match rule reads), the database among the ones
+   the API key can use, and the match target id among the account's match targets, before any
+   SQL runs; a bad one fails here, naming the field.
 2. **stage_universe**: input rows never matched, or matched below the rematch threshold (good
    matches are not re-sent).
 3. **match_pass_1** (Civis Data Match) and **dedupe_pass_1**: one best match per source id,

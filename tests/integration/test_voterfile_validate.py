@@ -91,3 +91,23 @@ def test_a_voterfile_table_without_the_extra_match_columns_fails_naming_the_fiel
     assert message == (f"Invalid form value: voterfile_table: {schema}.input has no column "
                        "'person_id' (the extra-match rule reads person_id, state, first_name, "
                        "last_name)")
+
+
+def staged(schema: str) -> list[tuple]:
+    with psycopg.connect(postgres.dsn("civis")) as conn:
+        return conn.execute(f"SELECT source_id, first_name, last_name, state, zip FROM "
+                            f"{schema}.matched__stg_universe ORDER BY source_id").fetchall()
+
+
+def test_column_names_in_another_case_resolve_to_the_catalogs_and_staging_works(schema):
+    # The form's names differ in case from the catalog's (`first_name`, `"ZipCode"`): validate
+    # passes them on as the catalog spells them, so the quoted names in the SQL exist.
+    config = voterfile.validate_task(params(schema, primary_key="ID",
+                                            first_name_column="First_Name",
+                                            zip_column="zipcode"))
+    assert config["primary_key"] == "id"
+    assert config["columns"] == {"first_name": "first_name", "last_name": "last_name",
+                                 "state": "state", "zip": "ZipCode"}
+    assert voterfile.stage_universe_task(config) == 2
+    assert staged(schema) == [("1", "Ann", "Lee", "IL", "60601"),
+                              ("2", "Bo", "Diaz", "WI", None)]

@@ -21,6 +21,7 @@ from precinct.voterfile.validation import (
     check_match_target,
     check_voterfile,
     parse_params,
+    resolved_columns,
 )
 
 log = logging.getLogger(__name__)
@@ -61,18 +62,23 @@ def validate_task(params: dict) -> dict:
     from precinct.voterfile.validation import InvalidParam
 
     try:
-        config = parse_params(params)
+        config = given = parse_params(params)
         runner = Runner("")
         database = check_database(params.get("database"), runner.hook.list_databases())
         runner.database = str(database["name"])
         catalog = runner.query(sql.table_columns(config))
         existing = sql.columns_of(catalog, config.input_schema, config.input_table)
-        check_columns(config, existing)
+        # Names as the catalog spells them: the SQL quotes them (PostgreSQL: "First_Name" is
+        # not first_name).
+        config = check_columns(config, existing)
         check_voterfile(config, sql.columns_of(catalog, config.voterfile_schema,
                                                config.voterfile_table))
         target = check_match_target(config, runner.hook.list_match_targets())
     except InvalidParam as exc:
         raise AirflowFailException(f"Invalid form value: {exc}") from None
+    for field_name, before, after in resolved_columns(given, config):
+        log.info("%s: %r is the column %r of %s.%s", field_name, before, after,
+                 config.input_schema, config.input_table)
     log.info("Database %s (%s); input %s.%s: %d columns, %d mapped; match target %s (%s)",
              database["name"], database["id"], config.input_schema, config.input_table,
              len(existing), len(config.columns), target["id"], target["name"])

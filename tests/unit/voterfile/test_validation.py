@@ -13,6 +13,7 @@ from precinct.voterfile.validation import (
     check_voterfile,
     parse_params,
     qualified,
+    resolved_columns,
 )
 
 GOOD = {
@@ -139,3 +140,27 @@ def test_the_voterfile_table_must_have_the_extra_match_columns():
     assert str(err.value) == ("voterfile_table: public.voterfile has no columns 'state', "
                               "'last_name' (the extra-match rule reads person_id, state, "
                               "first_name, last_name)")
+
+
+def test_column_names_are_resolved_to_the_catalogs_spelling():
+    # The SQL quotes names: the form's `First_Name` must be written as the column `first_name`.
+    config = parse_params({**GOOD, "primary_key": "Id", "first_name_column": "First_Name",
+                           "last_name_column": "LASTNAME"})
+    resolved = check_columns(config, ["id", "first_name", "LastName", "other"])
+    assert resolved.primary_key == "id"
+    assert resolved.columns == {"first_name": "first_name", "last_name": "LastName"}
+    assert resolved_columns(config, resolved) == [
+        ("primary_key", "Id", "id"), ("first_name_column", "First_Name", "first_name"),
+        ("last_name_column", "LASTNAME", "LastName")]
+    # An exact name wins over others differing in case only; several others are ambiguous.
+    exact = check_columns(parse_params(GOOD), ["id", "first_name", "First_Name", "last_name"])
+    assert exact.columns["first_name"] == "first_name"
+    with pytest.raises(InvalidParam) as err:
+        check_columns(config, ["id", "first_name", "FIRST_NAME", "LastName"])
+    assert str(err.value) == ("first_name_column: column 'First_Name' is ambiguous in "
+                              "demo.signups: 'FIRST_NAME', 'first_name' (use the exact name)")
+    # A catalog name that only lower-cases to the form's (Kelvin sign) is not an identifier.
+    assert "\u212aey".lower() == "key"
+    with pytest.raises(InvalidParam, match=r"^primary_key: column 'key' is not in"):
+        check_columns(parse_params({**GOOD, "primary_key": "key"}),
+                      ["\u212aey", "first_name", "last_name"])
