@@ -5,7 +5,9 @@ Started by hand from the form. Matches any list in the Civis database (event sig
 signers, donors) to the voterfile, the way the data team does it:
 
 1. **validate**: every table and column named in the form is checked (pattern, then existence
-   in the input table), and the match target id among the account's match targets, before any
+   in the input table, in any case: later steps use the name as the table spells it; the
+   voterfile table with the columns the extra-match rule reads), the database among the ones
+   the API key can use, and the match target id among the account's match targets, before any
    SQL runs; a bad one fails here, naming the field.
 2. **stage_universe**: input rows never matched, or matched below the rematch threshold (good
    matches are not re-sent).
@@ -91,8 +93,9 @@ with DAG(
                               "anything runs; a wrong id fails validate, listing them. "
                               "devstack: 1."),
         "voterfile_table": Param("public.voterfile", type="string", title="Voterfile table",
-                                 description="schema.table of the match target's people (state, "
-                                 "first and last name), read for the extra-match rule."),
+                                 description="schema.table of the match target's people "
+                                 "(person_id, state, first_name, last_name), read for the "
+                                 "extra-match rule; checked by validate."),
         "max_matches": Param(3, type="integer", minimum=1, maximum=10,
                              title="Max matches per id",
                              description="Candidates Data Match returns per source id."),
@@ -115,7 +118,9 @@ with DAG(
                                  description="Rows per parallel CASS/NCOA run (Civis takes at "
                                  "most 250,000)."),
         "database": Param("redshift-general", type="string", title="Civis database",
-                          description="The Civis database (name) holding the tables."),
+                          description="The Civis database holding the tables (its name, or id). "
+                          "Checked against the databases the API key can use; a wrong one "
+                          "fails validate, listing them."),
     },
 ):
 

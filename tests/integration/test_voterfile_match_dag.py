@@ -14,6 +14,7 @@ import uuid
 import psycopg
 import pytest
 
+from devstack import civis as civis_standin
 from devstack import postgres, smtp
 from devstack.demo_voterfile import figures
 from devstack.seed_voterfile import SMALL_ROWS, ensure_seeded
@@ -107,10 +108,17 @@ def test_publishes_best_rows_keeps_history_and_drops_staging(output):
 
 
 def test_a_failed_step_still_drops_the_staging_tables(output):
-    # The voterfile table exists in no schema: dedupe_pass_1 fails after staging and matching.
-    state, out = run_dag(output_table=f"demo.{output}", voterfile_table="public.no_voterfile")
+    # Civis refuses every CASS/NCOA job (500): cass_ncoa fails after staging and the first
+    # Data Match pass.
+    civis_standin.inject_fault(500, count=1000, retry_after=None, method="POST",
+                               path="/enhancements/cass-ncoa")
+    try:
+        state, out = run_dag(output_table=f"demo.{output}")
+    finally:
+        civis_standin.admin("DELETE", "/faults")
     assert state == "failed"
     assert ran(out, "match_pass_1") and ran(out, "drop_staging")
+    assert not ran(out, "cass_ncoa")
     assert re.search(r"Dropped [1-9]\d* staging table", out)
     assert tables(output) == [f"{output}_all_matches"]  # staging gone, nothing published
 
@@ -128,14 +136,20 @@ def test_below_the_floor_publish_is_skipped_with_one_email(output):
     ("primary_key", "id; DROP TABLE demo.voterfile_signups"),
     ("phone_column", "telephone"),  # a valid name, but no such column in the input
     ("match_target", 99),  # a valid id, but not one of the account's match targets
+    ("database", "redshift-genral"),  # not a database the key can use
+    ("voterfile_table", "public.no_voterfile"),  # a valid name, but no such table
 ])
 def test_a_bad_value_fails_the_first_task_naming_the_field(output, field, value):
     state, out = run_dag(output_table=f"demo.{output}", **{field: value})
     assert state == "failed"
     assert f"Invalid form value: {field}:" in out
+    assert "new_state=up_for_retry" not in out  # failed at once: retrying cannot fix a form
     if field == "match_target":  # the message lists the targets the account can use
         assert ("match_target: 99 is not a match target of this Civis account (available: "
                 "1 (Voterfile (devstack public.voterfile)))") in out
+    if field == "database":  # ... and the databases the key can use
+        assert ("database: 'redshift-genral' is not a Civis database this API key can use "
+                "(available: redshift-general)") in out
     assert not ran(out, "stage_universe")
     assert tables(output) == []
 

@@ -86,10 +86,15 @@ def stage(conn, config):
     run(conn, sql.stage_universe(config))
 
 
-def test_input_columns_lists_the_input_table(db):
+def test_table_columns_lists_the_input_and_voterfile_tables(db):
     conn, schema = db
-    cols = {r[0] for r in run(conn, sql.input_columns(config_for(schema)))}
-    assert {"rid", "fname", "postal", "bd"} <= cols
+    config = config_for(schema)
+    found = [dict(zip(("table_schema", "table_name", "column_name"), r, strict=True))
+             for r in run(conn, sql.table_columns(config))]
+    assert sql.columns_of(found, schema, "input")[:3] == ["rid", "fname", "lname"]
+    assert sql.columns_of(found, schema, "voters") == ["person_id", "voterbase_id",
+                                                       "first_name", "last_name", "state"]
+    assert {r["table_name"] for r in found} == {"input", "voters"}
 
 
 def test_stage_universe_is_incremental_and_maps_columns(db):

@@ -448,11 +448,17 @@ class CivisHook(BaseHook):
 
     # -- SQL --------------------------------------------------------------------------------
 
+    def list_databases(self) -> list[dict[str, Any]]:
+        """The databases the key can use (`GET /databases`, one unpaged list): `id`, `name`,
+        `adapter`, `databaseName`, ..."""
+        data = self._call(lambda c: c.databases.list(), idempotent=True, what="GET /databases")
+        return [_json(item) for item in data]
+
     def database_id(self, database: str | int) -> int:
         """A database's id from its name (ids pass through)."""
         if isinstance(database, int) or str(database).isdigit():
             return int(database)
-        dbs = self._call(lambda c: c.databases.list(), idempotent=True, what="GET /databases")
+        dbs = self.list_databases()
         for db in dbs:
             if db["name"] == database:
                 return int(db["id"])

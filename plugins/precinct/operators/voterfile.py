@@ -17,8 +17,11 @@ from precinct.voterfile.chunks import chunk_numbers
 from precinct.voterfile.validation import (
     MatchConfig,
     check_columns,
+    check_database,
     check_match_target,
+    check_voterfile,
     parse_params,
+    resolved_columns,
 )
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,8 @@ def _config(data: dict) -> MatchConfig:
 
 
 def validate_task(params: dict) -> dict:
-    """Patterns, ranges, existence of every column in the input table, then the match target
+    """Patterns, ranges, the database among the ones the key can use, existence of every column
+    in the input table and of the voterfile table's extra-match columns, then the match target
     among the account's. A bad value fails the task at once (no retry: retrying cannot fix a
     form)."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -58,17 +62,29 @@ def validate_task(params: dict) -> dict:
     from precinct.voterfile.validation import InvalidParam
 
     try:
-        config = parse_params(params)
-        runner = Runner(params["database"])
-        existing = [r["column_name"] for r in runner.query(sql.input_columns(config))]
-        check_columns(config, existing)
+        config = given = parse_params(params)
+        runner = Runner("")
+        database = check_database(params.get("database"), runner.hook.list_databases())
+        runner.database = str(database["name"])
+        catalog = runner.query(sql.table_columns(config))
+        existing = sql.columns_of(catalog, config.input_schema, config.input_table)
+        # Names as the catalog spells them: the SQL quotes them (PostgreSQL: "First_Name" is
+        # not first_name).
+        config = check_columns(config, existing)
+        check_voterfile(config, sql.columns_of(catalog, config.voterfile_schema,
+                                               config.voterfile_table))
         target = check_match_target(config, runner.hook.list_match_targets())
     except InvalidParam as exc:
         raise AirflowFailException(f"Invalid form value: {exc}") from None
-    log.info("Input %s.%s: %d columns, %d mapped; match target %s (%s)", config.input_schema,
-             config.input_table, len(existing), len(config.columns), target["id"],
-             target["name"])
-    return {**config.to_dict(), "extra": {"database": params["database"]}}
+    for field_name, before, after in resolved_columns(given, config):
+        log.info("%s: %r is the column %r of %s.%s", field_name, before, after,
+                 config.input_schema, config.input_table)
+    log.info("Database %s (%s); input %s.%s: %d columns, %d mapped; match target %s (%s)",
+             database["name"], database["id"], config.input_schema, config.input_table,
+             len(existing), len(config.columns), target["id"], target["name"])
+    # The database as Civis names it (the form may give its id): later tasks and the Data Match
+    # request (`databaseName`) use the name.
+    return {**config.to_dict(), "extra": {"database": str(database["name"])}}
 
 
 def stage_universe_task(config: dict) -> int:

@@ -97,10 +97,21 @@ def _stg(config: MatchConfig, name: str) -> str:
 
 # -- input checks ------------------------------------------------------------------------------
 
-def input_columns(config: MatchConfig) -> Step:
-    return Step("SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = %(schema)s AND table_name = %(table)s",
-                {"schema": config.input_schema, "table": config.input_table})
+def table_columns(config: MatchConfig) -> Step:
+    """The columns of the input table and of the voterfile table (one catalog read for both
+    checks): `table_schema`, `table_name`, `column_name`, in column order."""
+    return Step("SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                "WHERE (table_schema = %(in_schema)s AND table_name = %(in_table)s) "
+                "OR (table_schema = %(vf_schema)s AND table_name = %(vf_table)s) "
+                "ORDER BY table_schema, table_name, ordinal_position",
+                {"in_schema": config.input_schema, "in_table": config.input_table,
+                 "vf_schema": config.voterfile_schema, "vf_table": config.voterfile_table})
+
+
+def columns_of(rows: list[dict], schema: str, table: str) -> list[str]:
+    """One table's column names from `table_columns`' rows."""
+    return [r["column_name"] for r in rows
+            if r["table_schema"] == schema and r["table_name"] == table]
 
 
 # -- stage the universe --------------------------------------------------------------------

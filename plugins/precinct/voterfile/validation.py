@@ -1,15 +1,17 @@
 """Validate the `voterfile_match` form before any SQL runs.
 
-Every identifier must match `IDENTIFIER` (a plain lower/upper-case SQL name), every input
-column must exist in the input table and the match target must be one of the account's (not
-archived); a bad value raises `InvalidParam` naming the form field.
+Every identifier must match `IDENTIFIER` (a plain lower/upper-case SQL name), the database must
+be one the API key can use, every input column must exist in the input table (compared without
+regard to case, then written into the SQL as the catalog spells it), the voterfile table must
+exist with the columns the extra-match rule reads and the match target must be one of the
+account's (not archived); a bad value raises `InvalidParam` naming the form field.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -17,6 +19,9 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # table short enough for Redshift's and PostgreSQL's 63-character limit.
 MAX_OUTPUT_TABLE = 40
 MAX_CHUNK_ROWS = 250_000
+# The voterfile columns the dedupe step's extra-match rule reads (unquoted in its SQL, so they
+# must exist under these lower-case names).
+VOTERFILE_COLUMNS = ("person_id", "state", "first_name", "last_name")
 
 # Form param -> Civis Data Match input field. Blank = not used.
 PII_FIELDS: dict[str, str] = {
@@ -149,20 +154,73 @@ def parse_params(params: Mapping[str, Any]) -> MatchConfig:
     )
 
 
-def check_columns(config: MatchConfig, existing: Iterable[str]) -> None:
-    """Every mapped column (and the key) must exist in the input table."""
-    have = {c.lower() for c in existing}
+def check_database(value: Any, databases: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The form's Civis database among the ones the key can use (`GET /databases`), by name
+    or id, or `InvalidParam` listing them: a wrong name would otherwise fail inside the hook,
+    retried, with a message that does not name the form field."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise InvalidParam("database", "name the Civis database holding the tables")
+    databases = list(databases)
+    for db in databases:
+        if str(db.get("name")) == text or (text.isdigit() and int(db["id"]) == int(text)):
+            return db
+    available = ", ".join(sorted(str(db.get("name")) for db in databases))
+    raise InvalidParam("database", f"{text!r} is not a Civis database this API key can use "
+                       f"(available: {available or 'none'})")
+
+
+def _resolve(column: str, have: list[str], field_name: str, table: str) -> str:
+    """The catalog's spelling of `column`: the exact name, else the one name equal to it
+    without regard to case (only names that are valid identifiers: they go into SQL)."""
+    if column in have:
+        return column
+    found = [c for c in have if c.lower() == column.lower() and IDENTIFIER.match(c)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise InvalidParam(field_name, f"column {column!r} is ambiguous in {table}: "
+                           f"{', '.join(repr(c) for c in sorted(found))} (use the exact name)")
+    raise InvalidParam(field_name, f"column {column!r} is not in {table}")
+
+
+def check_columns(config: MatchConfig, existing: Iterable[str]) -> MatchConfig:
+    """Every mapped column (and the key) must exist in the input table, compared without regard
+    to case (as SQL compares unquoted names). Returns the config with each name as the catalog
+    spells it: the SQL quotes names, and a quoted `"First_Name"` is not the column
+    `first_name` on PostgreSQL."""
+    have = list(dict.fromkeys(existing))
+    table = f"{config.input_schema}.{config.input_table}"
     if not have:
-        raise InvalidParam("input_table", f"{config.input_schema}.{config.input_table} does "
-                           "not exist or has no columns")
-    if config.primary_key.lower() not in have:
-        raise InvalidParam("primary_key", f"column {config.primary_key!r} is not in "
-                           f"{config.input_schema}.{config.input_table}")
+        raise InvalidParam("input_table", f"{table} does not exist or has no columns")
+    primary_key = _resolve(config.primary_key, have, "primary_key", table)
     reverse = {v: k for k, v in PII_FIELDS.items()}
-    for dm_field, column in config.columns.items():
-        if column.lower() not in have:
-            raise InvalidParam(reverse[dm_field], f"column {column!r} is not in "
-                               f"{config.input_schema}.{config.input_table}")
+    columns = {dm_field: _resolve(column, have, reverse[dm_field], table)
+               for dm_field, column in config.columns.items()}
+    return replace(config, primary_key=primary_key, columns=columns)
+
+
+def resolved_columns(given: MatchConfig, resolved: MatchConfig) -> list[tuple[str, str, str]]:
+    """(form field, the form's name, the catalog's name) for each name `check_columns` respelt."""
+    reverse = {v: k for k, v in PII_FIELDS.items()}
+    pairs = [("primary_key", given.primary_key, resolved.primary_key)]
+    pairs += [(reverse[f], given.columns[f], resolved.columns[f]) for f in given.columns]
+    return [p for p in pairs if p[1] != p[2]]
+
+
+def check_voterfile(config: MatchConfig, existing: Iterable[str]) -> None:
+    """The voterfile table must exist with the columns the extra-match rule reads
+    (`VOTERFILE_COLUMNS`); otherwise the run would fail at `dedupe_pass_1`, after a paid Data
+    Match run."""
+    have = set(existing)
+    table = f"{config.voterfile_schema}.{config.voterfile_table}"
+    if not have:
+        raise InvalidParam("voterfile_table", f"{table} does not exist or has no columns")
+    missing = [c for c in VOTERFILE_COLUMNS if c not in have]
+    if missing:
+        raise InvalidParam("voterfile_table", f"{table} has no column{'s' * (len(missing) > 1)} "
+                           f"{', '.join(repr(c) for c in missing)} (the extra-match rule reads "
+                           f"{', '.join(VOTERFILE_COLUMNS)})")
 
 
 def check_match_target(config: MatchConfig, targets: Iterable[Mapping[str, Any]]

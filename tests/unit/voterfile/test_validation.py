@@ -8,9 +8,12 @@ import pytest
 from precinct.voterfile.validation import (
     InvalidParam,
     check_columns,
+    check_database,
     check_match_target,
+    check_voterfile,
     parse_params,
     qualified,
+    resolved_columns,
 )
 
 GOOD = {
@@ -102,3 +105,62 @@ def test_an_archived_match_target_is_refused_and_not_offered():
                               "7 (Ohio file))")
     with pytest.raises(InvalidParam, match=r"\(available: none\)"):
         check_match_target(parse_params(GOOD), [])
+
+
+DATABASES = [  # as CivisHook.list_databases returns them (GET /databases)
+    {"id": 1, "name": "redshift-general", "adapter": "redshift", "databaseName": "dev"},
+    {"id": 4, "name": "Analytics", "adapter": "postgresql", "databaseName": "analytics"},
+]
+
+
+def test_the_database_must_be_one_the_key_can_use():
+    assert check_database("redshift-general", DATABASES)["id"] == 1
+    assert check_database(" 4 ", DATABASES)["name"] == "Analytics"  # by id too
+    with pytest.raises(InvalidParam) as err:
+        check_database("redshift-genral", DATABASES)
+    assert err.value.field == "database"
+    assert str(err.value) == ("database: 'redshift-genral' is not a Civis database this API "
+                              "key can use (available: Analytics, redshift-general)")
+    for blank in ("", "  ", None):
+        with pytest.raises(InvalidParam, match=r"^database: name the Civis database"):
+            check_database(blank, DATABASES)
+    with pytest.raises(InvalidParam, match=r"\(available: none\)"):
+        check_database("redshift-general", [])
+
+
+def test_the_voterfile_table_must_have_the_extra_match_columns():
+    config = parse_params(GOOD)
+    check_voterfile(config, ["person_id", "voterbase_id", "state", "first_name", "last_name"])
+    with pytest.raises(InvalidParam) as err:
+        check_voterfile(config, [])
+    assert err.value.field == "voterfile_table"
+    assert str(err.value) == "voterfile_table: public.voterfile does not exist or has no columns"
+    with pytest.raises(InvalidParam) as err:
+        check_voterfile(config, ["person_id", "State", "first_name"])  # the SQL reads `state`
+    assert str(err.value) == ("voterfile_table: public.voterfile has no columns 'state', "
+                              "'last_name' (the extra-match rule reads person_id, state, "
+                              "first_name, last_name)")
+
+
+def test_column_names_are_resolved_to_the_catalogs_spelling():
+    # The SQL quotes names: the form's `First_Name` must be written as the column `first_name`.
+    config = parse_params({**GOOD, "primary_key": "Id", "first_name_column": "First_Name",
+                           "last_name_column": "LASTNAME"})
+    resolved = check_columns(config, ["id", "first_name", "LastName", "other"])
+    assert resolved.primary_key == "id"
+    assert resolved.columns == {"first_name": "first_name", "last_name": "LastName"}
+    assert resolved_columns(config, resolved) == [
+        ("primary_key", "Id", "id"), ("first_name_column", "First_Name", "first_name"),
+        ("last_name_column", "LASTNAME", "LastName")]
+    # An exact name wins over others differing in case only; several others are ambiguous.
+    exact = check_columns(parse_params(GOOD), ["id", "first_name", "First_Name", "last_name"])
+    assert exact.columns["first_name"] == "first_name"
+    with pytest.raises(InvalidParam) as err:
+        check_columns(config, ["id", "first_name", "FIRST_NAME", "LastName"])
+    assert str(err.value) == ("first_name_column: column 'First_Name' is ambiguous in "
+                              "demo.signups: 'FIRST_NAME', 'first_name' (use the exact name)")
+    # A catalog name that only lower-cases to the form's (Kelvin sign) is not an identifier.
+    assert "\u212aey".lower() == "key"
+    with pytest.raises(InvalidParam, match=r"^primary_key: column 'key' is not in"):
+        check_columns(parse_params({**GOOD, "primary_key": "key"}),
+                      ["\u212aey", "first_name", "last_name"])
