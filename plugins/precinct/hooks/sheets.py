@@ -24,10 +24,10 @@ sizes and formats, which is harmless if the first attempt landed and only its an
 the one request that cannot be re-applied, adding a tab, carries a sheet id chosen here, by which
 the write recognises that it did land.
 
-Values are written RAW, as typed cell values (updateCells' `userEnteredValue`, which Sheets does
-not parse): strings stay strings (a leading "=" is no formula, a leading "'" stays in the text,
-no dates are guessed), numbers and booleans stay numbers and booleans, NaN/None/NaT become empty
-cells, datetimes become ISO-8601 strings.
+Values keep the RAW semantics of the values API, written as typed cell values (updateCells'
+`userEnteredValue`, which Sheets does not parse): strings stay strings (a leading "=" is no
+formula, a leading "'" stays in the text, no dates are guessed), numbers and booleans stay
+numbers and booleans, NaN/None/NaT become empty cells, datetimes become ISO-8601 strings.
 
 Imports of gspread, google-auth, pandas and the Google provider happen on first use, so that DAG
 files importing this module stay cheap to parse.
@@ -445,6 +445,15 @@ class SheetsHook(BaseHook):
             return props
         return reply["replies"][0]["addSheet"]["properties"]
 
+    def _added(self, spreadsheet_id: str, added: Mapping[str, int]) -> bool:
+        """Whether every tab in `added` is there with the sheet id given (False if unknown)."""
+        try:
+            props = self._sheet_properties(spreadsheet_id, list(added))
+        except SheetsError:
+            return False
+        return all(props.get(tab, {}).get("sheetId") == sheet_id
+                   for tab, sheet_id in added.items())
+
     # -- public API -----------------------------------------------------------------------------
     def write_dataframe(
         self,
@@ -513,12 +522,9 @@ class SheetsHook(BaseHook):
             self._call("write", spreadsheet_id, titles,
                        lambda: self.http.batch_update(spreadsheet_id, body))
         except SheetsError as exc:
-            if not added:
+            if not added or not self._added(spreadsheet_id, added):
                 raise
-            now = self._sheet_properties(spreadsheet_id, titles)
-            if any(now.get(tab, {}).get("sheetId") != sheet_id for tab, sheet_id in added.items()):
-                raise
-            self.log.warning("Sheets write for %s had landed although its answer was lost (%s); "
+            self.log.warning("Sheets write for %s had landed although its answer was lost (%s): "
                              "the tabs it added are there", spreadsheet_id, exc)
         calls = self.api_calls - calls_before
         for tab, plan in plans.items():
