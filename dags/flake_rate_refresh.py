@@ -18,8 +18,8 @@ VAN-synced tables and published to the field dashboard's Google Sheet.
    operators once (which gate, and why) and skips publishing: the Sheet keeps the last good
    numbers.
 5. **publish**: the `Flake rate` and `Upcoming` tabs are replaced together in one atomic write
-   (3 Sheets calls for both), with a "Last refreshed" cell; the current week's row is
-   highlighted. If the write fails, both tabs keep their previous content.
+   (2 Sheets calls for both), with a "Last refreshed" cell; the current week's row is
+   highlighted. If the write fails, both tabs keep their previous content and highlights.
 
 Connections: `google_cloud_default` (BigQuery and Sheets), `smtp_default` (the gate e-mail).
 In devstack, BigQuery is the bqemulator stand-in with a synthetic dataset `van_demo`.

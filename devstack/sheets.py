@@ -104,11 +104,14 @@ def tab_state(spreadsheet_id: str, title: str) -> dict:
 
 def inject_fault(
     status: int = 429, count: int = 1, *, method: str | None = None, path: str | None = None,
-    retry_after: float | None = None,
+    retry_after: float | None = None, landed: bool = False,
 ) -> None:
-    """Make the next `count` /v4 calls matching method and path (a regex) answer `status`."""
+    """Make the next `count` /v4 calls matching method and path (a regex) answer `status`.
+
+    `landed`: each of those calls takes effect first, then answers `status` (a lost answer).
+    """
     admin("POST", "faults", {"status": status, "count": count, "method": method, "path": path,
-                             "retry_after": retry_after})
+                             "retry_after": retry_after, "landed": landed})
 
 
 def clear_faults() -> None:

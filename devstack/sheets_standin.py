@@ -31,9 +31,10 @@ Grid. Writes and explicit ranges beyond a sheet's rowCount/columnCount are refus
 spreadsheets.batchUpdate or values.batchUpdate is all-or-nothing.
 
 Test controls (no auth) live under `/__admin/`: health, create/read/delete a spreadsheet's whole
-state (values and formats), faults (make the next N matching calls answer 429/500/503), the log
-of calls seen, and reset. State (spreadsheets and issued tokens) is saved to the state file as
-JSON after every change, so a restart keeps it.
+state (values and formats), faults (make the next N matching calls answer 429/500/503...; with
+`landed`, the call takes effect first and only its answer is the fault, as when a reply is lost
+on the way back), the log of calls seen, and reset. State (spreadsheets and issued tokens) is
+saved to the state file as JSON after every change, so a restart keeps it.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ READ_SCOPES = WRITE_SCOPES | frozenset(
 )
 DEFAULT_ROWS, DEFAULT_COLUMNS = 1000, 26
 MAX_CELLS = 10_000_000
+INT32_MAX = 2**31 - 1
 AUTH_HELP = "See https://developers.google.com/identity/sign-in/web/devconsole-project."
 FAULT_MESSAGES = {
     429: (
@@ -582,11 +584,18 @@ class Spreadsheet:
             raise invalid(
                 f'A sheet with the name "{title}" already exists. Please enter another name.'
             )
+        # The client may choose the id (later requests of the same batch can then refer to
+        # it): a non-negative int32 that no sheet has; without one, the server picks one.
         sheet_id = props.get("sheetId")
         if sheet_id is None:
             sheet_id = secrets.randbelow(2**31 - 2) + 1
             while self.sheet_by_id(sheet_id):
                 sheet_id = secrets.randbelow(2**31 - 2) + 1
+        elif isinstance(sheet_id, bool) or not isinstance(sheet_id, int) or not (
+            0 <= sheet_id <= INT32_MAX
+        ):
+            raise invalid(f"Invalid sheetId {json.dumps(sheet_id)}: it must be a non-negative "
+                          "32-bit integer.")
         elif self.sheet_by_id(sheet_id):
             raise invalid(f"A sheet with the id {sheet_id} already exists.")
         grid = props.get("gridProperties") or {}
@@ -1280,8 +1289,12 @@ class Handler(BaseHTTPRequestHandler):
             if not raw_path.startswith("/v4/"):
                 raise ApiError(404, "NOT_FOUND", f"Method not found: {method} {raw_path}")
             self.authorize(method)
-            self.inject_fault(method, unquote(raw_path))
+            fault = self.take_fault(method, unquote(raw_path))
+            if fault is not None and not fault["landed"]:
+                raise fault_error(fault)
             status, body = 200, self.api(method, raw_path, params, raw)
+            if fault is not None:  # the call took effect, but its answer is lost
+                raise fault_error(fault)
             self.reply(200, body)
         except ApiError as exc:
             status = exc.code
@@ -1320,7 +1333,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(403, "PERMISSION_DENIED",
                            "Request had insufficient authentication scopes.")
 
-    def inject_fault(self, method: str, path: str) -> None:
+    def take_fault(self, method: str, path: str) -> dict | None:
+        """The first injected fault matching this call (one of its `count` used up), if any."""
         with self.store.lock:
             for fault in self.store.faults:
                 if fault["method"] and fault["method"] != method:
@@ -1330,12 +1344,8 @@ class Handler(BaseHTTPRequestHandler):
                 fault["count"] -= 1
                 if fault["count"] <= 0:
                     self.store.faults.remove(fault)
-                code = fault["status"]
-                status, message = FAULT_MESSAGES.get(code, ("UNKNOWN", "Injected fault."))
-                headers = {}
-                if fault.get("retry_after") is not None:
-                    headers["Retry-After"] = str(fault["retry_after"])
-                raise ApiError(code, status, fault.get("message") or message, headers)
+                return fault
+        return None
 
     # -- the v4 API ------------------------------------------------------------------------
     def api(self, method: str, raw_path: str, params: dict, raw: bytes) -> dict:
@@ -1516,6 +1526,7 @@ class Handler(BaseHTTPRequestHandler):
                     "path": body.get("path") or None,
                     "retry_after": body.get("retry_after"),
                     "message": body.get("message"),
+                    "landed": bool(body.get("landed")),
                 }
                 if fault["path"]:
                     try:
@@ -1543,6 +1554,15 @@ class Handler(BaseHTTPRequestHandler):
                 store.seed()
                 return 200, {"status": "reset"}
         raise ApiError(404, "NOT_FOUND", f"No admin route {method} /__admin/{path}")
+
+
+def fault_error(fault: dict) -> ApiError:
+    code = fault["status"]
+    status, message = FAULT_MESSAGES.get(code, ("UNKNOWN", "Injected fault."))
+    headers = {}
+    if fault.get("retry_after") is not None:
+        headers["Retry-After"] = str(fault["retry_after"])
+    return ApiError(code, status, fault.get("message") or message, headers)
 
 
 def dump_state(book: Spreadsheet) -> dict:

@@ -128,7 +128,7 @@ def first_run(seeded) -> dict:
     failing = seeded["failing"]["id"]
     # One 429 on Civis (this workflow's executions) and one on Sheets (this spreadsheet).
     civis.inject_fault(429, count=1, retry_after=1, path=f"/workflows/{failing}/executions")
-    sheets.inject_fault(429, count=1, path=rf"/spreadsheets/{seeded['spreadsheet']}/values",
+    sheets.inject_fault(429, count=1, path=rf"/spreadsheets/{seeded['spreadsheet']}:batchUpdate$",
                         retry_after=1)
     output = run(seeded["logical"], seeded["spreadsheet"],
                  watched_workflow_ids=[seeded["watched"]["id"]])
@@ -232,10 +232,10 @@ def test_failed_sheet_write_keeps_the_old_tab(seeded, first_run):
     # The sheet stops accepting the write (a 403: the service account lost edit access), on
     # every try of the write task: the run fails, and both tabs keep what staff saw before.
     # (Retries of 429/5xx before giving up are covered by tests/integration/test_sheets.py.)
-    before = {tab: sheets.tab_state(seeded["spreadsheet"], tab)["values"]
-              for tab in ("Workflows", "Jobs")}
+    before = {tab: sheets.tab_state(seeded["spreadsheet"], tab)
+              for tab in ("Workflows", "Jobs")}  # values, highlights, grid
     sheets.inject_fault(403, count=50, method="POST",
-                        path=rf"/spreadsheets/{seeded['spreadsheet']}/values:batchUpdate$")
+                        path=rf"/spreadsheets/{seeded['spreadsheet']}:batchUpdate$")
     civis.create_workflow(f"Later {seeded['tag']}", definition(seeded["jobs"]["sync"]["id"]),
                           schedule=HOURLY)
     try:
@@ -245,7 +245,7 @@ def test_failed_sheet_write_keeps_the_old_tab(seeded, first_run):
         sheets.clear_faults()
     assert "state=failed" in output, output[-3000:]
     assert "403" in output
-    assert {tab: sheets.tab_state(seeded["spreadsheet"], tab)["values"]
+    assert {tab: sheets.tab_state(seeded["spreadsheet"], tab)
             for tab in ("Workflows", "Jobs")} == before
 
 

@@ -2,8 +2,9 @@
 
 `publish()` is what the DAG's `publish` task runs. The rows it gets here are the independent
 pandas computation over synthetic data (no BigQuery needed), and every assertion reads the
-spreadsheet back from the stand-in: both tabs replaced together in three Sheets calls, and a
-write that fails leaves both tabs exactly as they were, so the dashboard keeps its last numbers.
+spreadsheet back from the stand-in: both tabs replaced together in two Sheets calls (a metadata
+read and one batchUpdate), and a write that fails leaves both tabs exactly as they were, values
+and highlights, so the dashboard keeps its last numbers.
 """
 
 from __future__ import annotations
@@ -65,21 +66,19 @@ def spreadsheet(devstack_env) -> str:
     sheets.admin("DELETE", f"spreadsheets/{SPREADSHEET}")
 
 
-def test_both_tabs_are_written_together_in_three_calls(tables, spreadsheet):
+def test_both_tabs_are_written_together_in_two_calls(tables, spreadsheet):
     wide = _results(tables, weeks=12)
     first = publish(wide, {"spreadsheet_id": spreadsheet}, now=_at(7))
-    # The first publish also adds both tabs (one batchUpdate for the two).
-    assert _sheet_calls() == [("GET", ""), ("POST", ":batchUpdate"),
-                              ("POST", "/values:batchUpdate"), ("POST", ":batchUpdate")]
-    assert first["sheets_api_calls"] == 4
+    # The first publish also adds both tabs, in the same batchUpdate that fills them.
+    assert _sheet_calls() == [("GET", ""), ("POST", ":batchUpdate")]
+    assert first["sheets_api_calls"] == 2
     assert first["flake_rate_rows"] == len(wide["flake_rate"]["rows"])
 
     sheets.clear_calls()
     narrow = _results(tables, weeks=4)
     second = publish(narrow, {"spreadsheet_id": spreadsheet}, now=_at(8))
-    assert _sheet_calls() == [("GET", ""), ("POST", "/values:batchUpdate"),
-                              ("POST", ":batchUpdate")]
-    assert second["sheets_api_calls"] == 3
+    assert _sheet_calls() == [("GET", ""), ("POST", ":batchUpdate")]
+    assert second["sheets_api_calls"] == 2
 
     flake = sheets.tab_state(spreadsheet, "Flake rate")
     rows = narrow["flake_rate"]["rows"]
@@ -106,13 +105,15 @@ def test_a_failed_write_leaves_both_tabs_as_they_were(tables, spreadsheet):
     publish(_results(tables, weeks=12), {"spreadsheet_id": spreadsheet}, now=_at(7))
     before = sheets.spreadsheet_state(spreadsheet)
     # The service account lost edit access, say: a 403 is not retried.
-    sheets.inject_fault(403, count=1, method="POST", path=r"/values:batchUpdate$")
+    sheets.inject_fault(403, count=1, method="POST", path=r":batchUpdate$")
 
     with pytest.raises(SheetsError) as failure:
         publish(_results(tables, weeks=4), {"spreadsheet_id": spreadsheet}, now=_at(8))
 
     assert "tabs 'Flake rate', 'Upcoming'" in str(failure.value)
     assert sheets.spreadsheet_state(spreadsheet) == before, "neither tab may change"
+    assert any(fmt.get("backgroundColor") == HIGHLIGHT for fmt in sheets.tab_state(
+        spreadsheet, "Flake rate")["formats"].values()), "the current week keeps its highlight"
 
     # The task's retry writes both tabs again.
     retried = publish(_results(tables, weeks=4), {"spreadsheet_id": spreadsheet}, now=_at(8))

@@ -80,7 +80,7 @@ def audit_frame() -> pd.DataFrame:
 def test_write_dataframe_reads_back_exact_cells(hook: SheetsHook, spreadsheet: str) -> None:
     result = hook.write_dataframe(spreadsheet, "Workflows", audit_frame())
 
-    assert result == {"rows": 4, "columns": 7, "api_calls": 4}
+    assert result == {"rows": 4, "columns": 7, "api_calls": 2}
     tab = sheets.tab_state(spreadsheet, "Workflows")
     assert tab["values"] == [
         ["workflow", "id", "runtime_min", "last_success", "status", "overdue", "owner"],
@@ -192,10 +192,11 @@ def test_write_dataframes_writes_every_tab_with_the_calls_of_one(
                               last_updated_cell="I1", last_updated_value="Last updated one"),
         "Regions": TabWrite(regions, last_updated_cell="D1", last_updated_value="Last updated one"),
     })
-    # a metadata read, one batchUpdate adding both tabs, one values write, one format call
+    # a metadata read, then one batchUpdate adding, filling and formatting both tabs
     assert first == {"tabs": {"Workflows": {"rows": 4, "columns": 7},
-                              "Regions": {"rows": 3, "columns": 2}}, "api_calls": 4}
-    assert calls_to("/values:batchUpdate") == [200]
+                              "Regions": {"rows": 3, "columns": 2}}, "api_calls": 2}
+    assert calls_to(f"/{spreadsheet}") == [200]
+    assert calls_to(f"/{spreadsheet}:batchUpdate") == [200]
 
     sheets.clear_calls()
     second = hook.write_dataframes(spreadsheet, {
@@ -204,8 +205,9 @@ def test_write_dataframes_writes_every_tab_with_the_calls_of_one(
         "Regions": TabWrite(regions.tail(1), last_updated_cell="D1",
                             last_updated_value="Last updated two"),
     })
-    assert second["api_calls"] == 3, "metadata read, values write, trim and format"
-    assert calls_to("/values:batchUpdate") == [200]
+    assert second["api_calls"] == 2, "metadata read, one batchUpdate"
+    assert calls_to(f"/{spreadsheet}:batchUpdate") == [200]
+    assert calls_to("/values:batchUpdate") == []
     workflows = sheets.tab_state(spreadsheet, "Workflows")
     assert [row[:7] for row in workflows["values"]] == [
         ["workflow", "id", "runtime_min", "last_success", "status", "overdue", "owner"],
@@ -231,7 +233,7 @@ def test_a_failed_multi_tab_write_leaves_every_tab_as_it_was(
     })
     before = sheets.spreadsheet_state(spreadsheet)
     sheets.clear_calls()
-    sheets.inject_fault(500, count=100, method="POST", path=r"/values:batchUpdate$")
+    sheets.inject_fault(500, count=100, method="POST", path=r":batchUpdate$")
 
     with pytest.raises(SheetsError) as failure:
         hook.write_dataframes(spreadsheet, {"Workflows": audit_frame().head(1),
@@ -239,7 +241,7 @@ def test_a_failed_multi_tab_write_leaves_every_tab_as_it_was(
 
     message = str(failure.value)
     assert "tabs 'Workflows', 'Regions'" in message and "after 4 attempts" in message
-    assert calls_to("/values:batchUpdate") == [500, 500, 500, 500], "one write for both tabs"
+    assert calls_to(":batchUpdate") == [500, 500, 500, 500], "one write for both tabs"
     assert sheets.spreadsheet_state(spreadsheet) == before, "no tab may change"
 
 
@@ -275,11 +277,11 @@ def test_numeric_keys_match_what_sheets_gives_back(hook: SheetsHook, spreadsheet
 
 
 def test_429_is_retried_then_succeeds(hook: SheetsHook, spreadsheet: str) -> None:
-    sheets.inject_fault(429, count=2, method="POST", path=r"/values:batchUpdate$", retry_after=0)
+    sheets.inject_fault(429, count=2, method="POST", path=r":batchUpdate$", retry_after=0)
 
     hook.write_dataframe(spreadsheet, "Workflows", audit_frame())
 
-    assert calls_to("/values:batchUpdate") == [429, 429, 200]
+    assert calls_to(":batchUpdate") == [429, 429, 200]
     assert sheets.tab_state(spreadsheet, "Workflows")["values"][1][0] == "Nightly match"
 
 
@@ -302,7 +304,7 @@ def test_persistent_500_leaves_previous_content(hook: SheetsHook, spreadsheet: s
                          highlight=[{"column": "status", "equals": "failed"}])
     before = sheets.tab_state(spreadsheet, "Workflows")
     sheets.clear_calls()
-    sheets.inject_fault(500, count=100, method="POST", path=r"/values:batchUpdate$")
+    sheets.inject_fault(500, count=100, method="POST", path=r":batchUpdate$")
 
     with pytest.raises(SheetsError) as failure:
         hook.write_dataframe(spreadsheet, "Workflows", audit_frame().head(1))
@@ -312,10 +314,127 @@ def test_persistent_500_leaves_previous_content(hook: SheetsHook, spreadsheet: s
     assert "after 4 attempts" in message and "500 INTERNAL" in message
     for secret in ("PRIVATE KEY", "ya29.", "Bearer", "private_key"):
         assert secret not in message
-    assert calls_to("/values:batchUpdate") == [500, 500, 500, 500]
+    assert calls_to(":batchUpdate") == [500, 500, 500, 500]
     after = sheets.tab_state(spreadsheet, "Workflows")
     assert after["values"] == before["values"]
     assert after["formats"] == before["formats"]
+
+
+def test_refused_write_keeps_old_values_and_highlights(hook: SheetsHook, spreadsheet: str) -> None:
+    # The write would move the highlight, shrink the grid, move the stamp and add a tab, all in
+    # the one batchUpdate; the sheet refuses it (403: edit access lost), which is not retried.
+    hook.write_dataframe(spreadsheet, "Workflows", audit_frame(), last_updated_cell="I1",
+                         last_updated_value="Last updated one",
+                         highlight=[{"column": "status", "equals": "failed"}])
+    before = sheets.spreadsheet_state(spreadsheet)
+    red_rows = sorted({cell[1:] for cell, fmt in sheets.tab_state(spreadsheet, "Workflows")[
+        "formats"].items() if fmt.get("backgroundColor") == RED})
+    assert red_rows == ["2", "4"]
+    sheets.clear_calls()
+    sheets.inject_fault(403, count=1, method="POST", path=r":batchUpdate$")
+    frame = audit_frame().head(2)
+    frame["status"] = ["succeeded", "failed"]
+
+    with pytest.raises(SheetsError, match="HTTP 403"):
+        hook.write_dataframes(spreadsheet, {
+            "Workflows": TabWrite(frame, highlight=[{"column": "status", "equals": "failed"}],
+                                  last_updated_cell="J1", last_updated_value="Last updated two"),
+            "Regions": pd.DataFrame({"region": ["North"]}),
+        })
+
+    assert calls_to(":batchUpdate") == [403], "not retried"
+    assert sheets.spreadsheet_state(spreadsheet) == before, "values, formats, grid, tabs"
+
+    # the same write, accepted: the highlight moves with the data
+    hook.write_dataframe(spreadsheet, "Workflows", frame,
+                         highlight=[{"column": "status", "equals": "failed"}])
+    formats = sheets.tab_state(spreadsheet, "Workflows")["formats"]
+    assert sorted({cell[1:] for cell, fmt in formats.items()
+                   if fmt.get("backgroundColor") == RED}) == ["3"]
+
+
+def test_strings_are_written_literally(hook: SheetsHook, spreadsheet: str) -> None:
+    frame = pd.DataFrame({"text": ["=1+1", "'007", "TRUE", "2026-11-24", "1,234", "+1"],
+                          "number": [1, 2.5, -3, 0, 1e20, np.int64(7)]})
+
+    hook.write_dataframe(spreadsheet, "Raw", frame)
+
+    tab = sheets.tab_state(spreadsheet, "Raw")
+    assert [row[0] for row in tab["unformattedValues"]] == [
+        "text", "=1+1", "'007", "TRUE", "2026-11-24", "1,234", "+1"]
+    assert [row[1] for row in tab["unformattedValues"][1:]] == [1, 2.5, -3, 0, 1e20, 7]
+    assert [row[0] for row in hook.read_tab(spreadsheet, "Raw")][1:3] == ["=1+1", "'007"]
+    # stored as strings, not as a formula (which Sheets would show as 2) or a quoted number
+    metadata = hook.http.fetch_sheet_metadata(spreadsheet, params={"includeGridData": "true"})
+    grid = next(s for s in metadata["sheets"] if s["properties"]["title"] == "Raw")["data"][0]
+    assert [row["values"][0]["userEnteredValue"] for row in grid["rowData"][1:4]] == [
+        {"stringValue": "=1+1"}, {"stringValue": "'007"}, {"stringValue": "TRUE"}]
+
+
+def test_a_new_tab_is_added_and_filled_in_one_batch(hook: SheetsHook, spreadsheet: str) -> None:
+    result = hook.write_dataframe(spreadsheet, "Jobs", audit_frame(), last_updated_cell="A8",
+                                  last_updated_value="Last updated below",
+                                  highlight=[{"column": "status", "equals": "failed"}])
+
+    assert result["api_calls"] == 2
+    assert [(c["method"], c["path"].rsplit(spreadsheet, 1)[1]) for c in sheets.calls()
+            if spreadsheet in c["path"]] == [("GET", ""), ("POST", ":batchUpdate")]
+    tab = sheets.tab_state(spreadsheet, "Jobs")
+    assert tab["properties"]["gridProperties"] == {
+        "rowCount": 8, "columnCount": 7, "frozenRowCount": 1}
+    assert tab["values"][:2] == [
+        ["workflow", "id", "runtime_min", "last_success", "status", "overdue", "owner"],
+        ["Nightly match", "101", "12.5", "2026-11-23T23:58:00+00:00", "failed", "TRUE", "ana"]]
+    assert tab["values"][5:] == [[], [], ["Last updated below"]]
+    assert tab["formats"]["A2"]["backgroundColor"] == RED
+    assert tab["formats"]["G1"]["textFormat"]["bold"] is True
+    assert [s["properties"]["title"] for s in sheets.spreadsheet_state(spreadsheet)[
+        "sheets"]] == ["Sheet1", "Jobs"]
+
+
+def test_a_write_that_landed_but_lost_its_answer_is_not_undone(
+    hook: SheetsHook, spreadsheet: str,
+) -> None:
+    # The batch lands, its answer is lost (503), the retry's addSheet answers "already exists":
+    # the tab the write added carries the sheet id the write chose, so the write succeeded.
+    sheets.inject_fault(503, count=1, method="POST", path=r":batchUpdate$", landed=True)
+
+    result = hook.write_dataframes(spreadsheet, {
+        "Workflows": TabWrite(audit_frame(), highlight=[{"column": "status", "equals": "failed"}]),
+        "Sheet1": pd.DataFrame({"a": [1, 2]}),
+    })
+
+    assert result["tabs"]["Workflows"] == {"rows": 4, "columns": 7}
+    assert calls_to(":batchUpdate") == [503, 400]
+    assert calls_to(f"/{spreadsheet}") == [200, 200], "tabs looked up again after the 400"
+    state = sheets.spreadsheet_state(spreadsheet)
+    assert [s["properties"]["title"] for s in state["sheets"]] == ["Sheet1", "Workflows"]
+    workflows = sheets.tab_state(spreadsheet, "Workflows")
+    assert workflows["values"][1][0] == "Nightly match"
+    assert workflows["formats"]["A2"]["backgroundColor"] == RED
+    assert sheets.tab_state(spreadsheet, "Sheet1")["values"] == [["a"], ["1"], ["2"]]
+
+    # Without a tab to add, the retry simply applies the batch again (after the trim).
+    sheets.clear_calls()
+    sheets.inject_fault(503, count=1, method="POST", path=r":batchUpdate$", landed=True)
+    hook.write_dataframe(spreadsheet, "Workflows", audit_frame().head(1), last_updated_cell="I1",
+                         last_updated_value="Last updated again")
+    assert calls_to(":batchUpdate") == [503, 200]
+    workflows = sheets.tab_state(spreadsheet, "Workflows")
+    assert workflows["values"][1][0] == "Nightly match" and len(workflows["values"]) == 2
+    assert workflows["values"][0][8] == "Last updated again"
+    assert workflows["properties"]["gridProperties"]["rowCount"] == 2
+    assert not any("backgroundColor" in fmt for fmt in workflows["formats"].values())
+
+
+def test_a_failed_write_that_did_not_land_is_reported(hook: SheetsHook, spreadsheet: str) -> None:
+    # A 5xx on every attempt of a write adding a tab: the tab is not there afterwards, so the
+    # write reports the failure (the look-up does not take someone else's tab for ours either).
+    sheets.inject_fault(500, count=100, method="POST", path=r":batchUpdate$")
+    with pytest.raises(SheetsError, match="after 4 attempts"):
+        hook.write_dataframe(spreadsheet, "Jobs", audit_frame())
+    assert [s["properties"]["title"] for s in sheets.spreadsheet_state(spreadsheet)[
+        "sheets"]] == ["Sheet1"]
 
 
 def test_bad_request_is_not_retried(hook: SheetsHook, spreadsheet: str) -> None:

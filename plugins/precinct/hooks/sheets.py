@@ -8,20 +8,26 @@ the connection's extra has `sheets_endpoint` (devstack: the Sheets stand-in), th
 `https://sheets.googleapis.com` and `https://www.googleapis.com` there instead; that is
 configuration, the same code path as production, and nothing in gspread is patched.
 
-Writes are built so that readers never see an empty or half-written tab: `write_dataframe`
-puts the header, the rows and blanks over whatever the old content had beyond the new data into
-ONE values.batchUpdate (all or nothing), and only then shrinks the grid, freezes the header and
-applies the highlight formats. Nothing is cleared before the write, so a write that fails leaves
-the previous content in place. `write_dataframes` does the same for several tabs with the same
-calls (one metadata read, one values.batchUpdate, one spreadsheets.batchUpdate), so the tabs
-change together and each extra tab costs no extra round trip.
+Writes are built so that readers never see an empty, half-written or mixed tab: after one
+metadata read, `write_dataframe` sends everything that changes (a missing tab or a bigger grid,
+the header, the rows, the "last updated" cell, the trim, the frozen bold header, the highlights)
+as ONE spreadsheets.batchUpdate, which Sheets applies all or nothing. Values and formats live in
+the same call because a second call can fail on its own: new values under the old rows'
+highlights would then mark the wrong rows. Nothing is cleared before the write, so a write that
+fails leaves the previous values and formats in place. `write_dataframes` puts several tabs in
+that same batch, so the tabs change together and each extra tab costs no extra round trip.
 
 429 and 5xx answers (and dropped connections) are retried with exponential backoff and jitter,
 honouring Retry-After, for a bounded number of attempts; then a `SheetsError` names the call,
-the spreadsheet and the tab(s) (never credentials).
+the spreadsheet and the tab(s) (never credentials). A retried write re-applies the same cells,
+sizes and formats, which is harmless if the first attempt landed and only its answer was lost;
+the one request that cannot be re-applied, adding a tab, carries a sheet id chosen here, by which
+the write recognises that it did land.
 
-Values are written RAW: strings stay strings (no formula or date parsing), numbers and booleans
-stay numbers and booleans, NaN/None/NaT become empty cells, datetimes become ISO-8601 strings.
+Values keep the RAW semantics of the values API, written as typed cell values (updateCells'
+`userEnteredValue`, which Sheets does not parse): strings stay strings (a leading "=" is no
+formula, a leading "'" stays in the text, no dates are guessed), numbers and booleans stay
+numbers and booleans, NaN/None/NaT become empty cells, datetimes become ISO-8601 strings.
 
 Imports of gspread, google-auth, pandas and the Google provider happen on first use, so that DAG
 files importing this module stay cheap to parse.
@@ -153,11 +159,6 @@ def parse_cell(label: str) -> tuple[int, int]:
 
 def quote_tab(tab: str) -> str:
     return "'" + tab.replace("'", "''") + "'"
-
-
-def a1_range(tab: str, row0: int, col0: int, row1: int, col1: int) -> str:
-    """A half-open rectangle (0-based) as `'Tab'!A1:C3`."""
-    return f"{quote_tab(tab)}!{column_letters(col0)}{row0 + 1}:{column_letters(col1 - 1)}{row1}"
 
 
 # -- values ---------------------------------------------------------------------------------------
@@ -429,38 +430,29 @@ class SheetsHook(BaseHook):
         return self._sheet_properties(spreadsheet_id, [tab]).get(tab)
 
     def _add_tab(self, spreadsheet_id: str, tab: str, rows: int, cols: int) -> dict:
-        return self._prepare_tabs(spreadsheet_id, {tab: (rows, cols)}, known={})[tab]
-
-    def _prepare_tabs(self, spreadsheet_id: str, sizes: Mapping[str, tuple[int, int]],
-                      known: Mapping[str, dict] | None = None) -> dict[str, dict]:
-        """Each tab's properties, after adding missing tabs and growing grids that are too small.
-
-        `sizes` is the (rows, columns) each tab needs. Missing tabs are added at that size, with
-        a frozen header row; existing ones smaller than that are grown (new cells are empty).
-        All of it is one spreadsheets.batchUpdate, and none when nothing is missing or small.
-        The properties returned carry each tab's grid size from *before* the growth: the cells
-        that may hold old content. `known`: properties already read (None: read them here).
-        """
-        tabs = list(sizes)
-        props = dict(known) if known is not None else self._sheet_properties(spreadsheet_id, tabs)
-        requests, added = _prepare_requests(sizes, props)
-        if not requests:
-            return {tab: props[tab] for tab in tabs}
-        what = "add tab" if len(added) == len(requests) == 1 else "add or grow tabs"
-        body = {"requests": requests}
+        """Add a tab of `rows` x `cols` with a frozen header row; the new tab's properties."""
+        body = {"requests": [_add_sheet(tab, rows, cols)]}
         try:
-            reply = self._call(what, spreadsheet_id, tabs,
+            reply = self._call("add tab", spreadsheet_id, tab,
                                lambda: self.http.batch_update(spreadsheet_id, body))
         except SheetsError:
-            # A retried batch whose first attempt did land answers "already exists" for its
-            # addSheet. The batch is atomic: if every tab is there and big enough now, it landed.
-            props = self._sheet_properties(spreadsheet_id, tabs)
-            if _prepare_requests(sizes, props)[0]:
+            # A retried addSheet whose first attempt did land answers "already exists": if the
+            # tab is there now and big enough, it landed.
+            props = self._tab_properties(spreadsheet_id, tab)
+            grid = (props or {}).get("gridProperties", {})
+            if grid.get("rowCount", 0) < rows or grid.get("columnCount", 0) < cols:
                 raise
-            return {tab: props[tab] for tab in tabs}
-        for tab, index in added:
-            props[tab] = reply["replies"][index]["addSheet"]["properties"]
-        return {tab: props[tab] for tab in tabs}
+            return props
+        return reply["replies"][0]["addSheet"]["properties"]
+
+    def _added(self, spreadsheet_id: str, added: Mapping[str, int]) -> bool:
+        """Whether every tab in `added` is there with the sheet id given (False if unknown)."""
+        try:
+            props = self._sheet_properties(spreadsheet_id, list(added))
+        except SheetsError:
+            return False
+        return all(props.get(tab, {}).get("sheetId") == sheet_id
+                   for tab, sheet_id in added.items())
 
     # -- public API -----------------------------------------------------------------------------
     def write_dataframe(
@@ -475,11 +467,10 @@ class SheetsHook(BaseHook):
     ) -> dict[str, int]:
         """Replace a tab's content with `df` (header row + rows), creating the tab if missing.
 
-        One values.batchUpdate writes the header, the rows, the "last updated" cell and blanks
-        over old cells outside the new data; then one spreadsheets.batchUpdate trims the grid to
-        the data, freezes the header row, makes it bold and colours the highlighted rows. If the
-        values write fails, the tab keeps its previous content. (`write_dataframes` does the same
-        for several tabs in the same number of calls.)
+        The header, the rows, the "last updated" cell, the trimmed grid, the frozen bold header
+        and the highlighted rows all change in one atomic call, so nobody ever sees new values
+        under old highlights, and a write that fails leaves the tab exactly as it was, values
+        and formats. (This is `write_dataframes` for one tab: two calls in all.)
 
         :param highlight: rules like ``{"column": "status", "equals": "failed",
             "color": "#F4CCCC"}`` (or `Highlight`); a row matching any rule gets that background.
@@ -495,18 +486,25 @@ class SheetsHook(BaseHook):
     def write_dataframes(
         self, spreadsheet_id: str, tabs: Mapping[str, TabWrite | pd.DataFrame],
     ) -> dict[str, Any]:
-        """Replace several tabs' content at once, in as few calls as for one tab.
+        """Replace several tabs' content at once, in the two calls one tab takes.
 
-        Each tab is written as `write_dataframe` writes one (header, rows, "last updated" cell,
-        blanks over old cells, then trim, freeze, bold header, highlights), but the calls are
-        shared: one metadata read of every tab's properties, one spreadsheets.batchUpdate adding
-        missing tabs and growing small grids (only when needed), ONE values.batchUpdate holding
-        every tab's values, and one spreadsheets.batchUpdate trimming and formatting every tab.
+        Each tab is written as `write_dataframe` writes one. The calls are one metadata read of
+        every tab's properties (which tabs exist, how big they are, which sheet ids are taken)
+        and ONE spreadsheets.batchUpdate for everything, which Google applies all or nothing:
+        per tab, addSheet (a missing tab, with a sheet id chosen here so that the requests after
+        it can name it) or a grid growth (a tab too small for the data), then one updateCells
+        writing the whole new grid, then the trim, the frozen bold header and the highlights.
+        Values and formats therefore change together, on every tab at once: readers never see
+        an empty or half-written tab, new values with old highlights, or one tab newer than the
+        other, and a write that fails leaves every tab's values and formats as they were.
         Against Google each call is a round trip of a few hundred milliseconds and counts
-        against the per-minute quota, so two tabs cost 3 calls instead of 6.
+        against the per-minute quota: one tab or several, a write costs 2 calls.
 
-        Both batch calls are atomic, so readers never see an empty or half-written tab, and the
-        tabs change together: if the values write fails, every tab keeps its previous content.
+        A retried batch re-applies what it sets (the same cells, sizes and formats), which is
+        harmless if an earlier attempt landed although its answer was lost, except that its
+        addSheet then answers "already exists". So when the write fails after adding tabs, the
+        tabs are looked up once more: if each has the sheet id this write chose, the batch did
+        land (it is atomic, and nobody else picks that id), and the write succeeded.
 
         :param tabs: `{tab title: TabWrite}` (a bare DataFrame: no highlight, no stamp).
         :returns: ``{"tabs": {tab: {"rows": data rows, "columns": columns}}, "api_calls": n}``.
@@ -517,25 +515,17 @@ class SheetsHook(BaseHook):
         plans = {tab: _plan(tab, write if isinstance(write, TabWrite) else TabWrite(write))
                  for tab, write in tabs.items()}  # every check before the first call
         titles = list(plans)
-        props = self._prepare_tabs(spreadsheet_id, {
-            tab: (plan.final_rows, plan.final_cols) for tab, plan in plans.items()})
-
-        # The single write: every tab's new values, plus blanks over its old cells outside them.
-        data: list[dict] = []
-        for tab, plan in plans.items():
-            grid = props[tab]["gridProperties"]
-            data.extend(plan.value_ranges(grid["rowCount"], grid["columnCount"]))
-        body = {"valueInputOption": "RAW", "data": data}
-        self._call("values write", spreadsheet_id, titles,
-                   lambda: self.http.values_batch_update(spreadsheet_id, body))
-
-        # Then trim, freeze and format every tab, in one spreadsheets.batchUpdate.
-        requests: list[dict] = []
-        for tab, plan in plans.items():
-            requests.extend(plan.finish_requests(props[tab]["sheetId"]))
-        finish = {"requests": requests}
-        self._call("trim and format", spreadsheet_id, titles,
-                   lambda: self.http.batch_update(spreadsheet_id, finish))
+        props = self._sheet_properties(spreadsheet_id, titles)
+        requests, added = _write_requests(plans, props)
+        body = {"requests": requests}
+        try:
+            self._call("write", spreadsheet_id, titles,
+                       lambda: self.http.batch_update(spreadsheet_id, body))
+        except SheetsError as exc:
+            if not added or not self._added(spreadsheet_id, added):
+                raise
+            self.log.warning("Sheets write for %s had landed although its answer was lost (%s): "
+                             "the tabs it added are there", spreadsheet_id, exc)
         calls = self.api_calls - calls_before
         for tab, plan in plans.items():
             self.log.info("Wrote %d rows x %d columns to %s / %s", plan.n_rows - 1,
@@ -657,29 +647,6 @@ def _retry_after(header: str | None) -> float | None:
     return max(0.0, (when - dt.datetime.now(when.tzinfo or dt.UTC)).total_seconds())
 
 
-def _outside(
-    old_rows: int, old_cols: int, rows: int, cols: int, keep: tuple[int, int] | None
-) -> list[tuple[int, int, int, int]]:
-    """Rectangles (r0, c0, r1, c1) of the old grid outside the new data, minus the kept cell."""
-    boxes = []
-    if old_cols > cols:
-        boxes.append((0, cols, min(rows, old_rows), old_cols))  # right of the data
-    if old_rows > rows:
-        boxes.append((rows, 0, old_rows, old_cols))  # below it
-    if keep is None:
-        return boxes
-    kr, kc = keep
-    out = []
-    for r0, c0, r1, c1 in boxes:
-        if not (r0 <= kr < r1 and c0 <= kc < c1):
-            out.append((r0, c0, r1, c1))
-            continue
-        pieces = [(r0, c0, kr, c1), (kr + 1, c0, r1, c1), (kr, c0, kr + 1, kc),
-                  (kr, kc + 1, kr + 1, c1)]
-        out += [p for p in pieces if p[0] < p[2] and p[1] < p[3]]
-    return out
-
-
 def _repeat(sheet_id: int, r0: int, r1: int, c0: int, c1: int, fmt: dict, fields: str) -> dict:
     return {"repeatCell": {
         "range": {"sheetId": sheet_id, "startRowIndex": r0, "endRowIndex": r1,
@@ -723,19 +690,28 @@ class _TabPlan:
     final_rows: int
     final_cols: int
 
-    def value_ranges(self, old_rows: int, old_cols: int) -> list[dict]:
-        """The values.batchUpdate ranges: the data, blanks over old cells outside it, stamp."""
-        tab = self.tab
-        data = [{"range": a1_range(tab, 0, 0, self.n_rows, self.n_cols), "values": self.rows}]
-        for r0, c0, r1, c1 in _outside(old_rows, old_cols, self.n_rows, self.n_cols,
-                                       self.stamp):
-            data.append({"range": a1_range(tab, r0, c0, r1, c1),
-                         "values": [[""] * (c1 - c0) for _ in range(r1 - r0)]})
+    def update_cells(self, sheet_id: int) -> dict:
+        """One updateCells over the whole new grid: header, rows and the "last updated" cell.
+
+        The range is the grid as the trim leaves it, and Sheets clears the values of the cells
+        in it that `rows` leave out (old content right of or below the new data); cells beyond it
+        go with the trim. The mask is `userEnteredValue` only, so formats are left to
+        `finish_requests`.
+        """
+        rows: list[dict] = [{"values": [_cell_data(value) for value in row]}
+                            for row in self.rows]
         if self.stamp:
-            row, col = self.stamp
-            data.append({"range": a1_range(tab, row, col, row + 1, col + 1),
-                         "values": [[cell_value(self.stamp_value)]]})
-        return data
+            r, c = self.stamp
+            rows.extend({"values": []} for _ in range(r + 1 - len(rows)))
+            cells = rows[r]["values"]
+            cells.extend({} for _ in range(c + 1 - len(cells)))
+            cells[c] = _cell_data(cell_value(self.stamp_value))
+        return {"updateCells": {
+            "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": self.final_rows,
+                      "startColumnIndex": 0, "endColumnIndex": self.final_cols},
+            "rows": rows,
+            "fields": "userEnteredValue",
+        }}
 
     def finish_requests(self, sheet_id: int) -> list[dict]:
         """Trim the grid to the data, freeze and bold the header, colour highlighted rows."""
@@ -788,28 +764,67 @@ def _plan(tab: str, write: TabWrite) -> _TabPlan:
     )
 
 
-def _prepare_requests(
-    sizes: Mapping[str, tuple[int, int]], props: Mapping[str, dict],
-) -> tuple[list[dict], list[tuple[str, int]]]:
-    """Requests adding the missing tabs and growing the small ones, plus (tab, request index)
-    of each addSheet: its reply carries the new tab's properties."""
+def _add_sheet(tab: str, rows: int, cols: int, sheet_id: int | None = None) -> dict:
+    """An addSheet for a tab of `rows` x `cols` with a frozen header row."""
+    properties: dict[str, Any] = {
+        "title": tab,
+        "gridProperties": {"rowCount": rows, "columnCount": cols, "frozenRowCount": 1},
+    }
+    if sheet_id is not None:
+        properties["sheetId"] = sheet_id
+    return {"addSheet": {"properties": properties}}
+
+
+def _new_sheet_id(taken: set[int]) -> int:
+    """A sheet id no sheet has: random, so that two writers adding tabs do not pick the same."""
+    while True:
+        sheet_id = random.randint(1, 2**31 - 1)  # noqa: S311 - an id, not a secret
+        if sheet_id not in taken:
+            return sheet_id
+
+
+def _write_requests(
+    plans: Mapping[str, _TabPlan], props: Mapping[str, dict],
+) -> tuple[list[dict], dict[str, int]]:
+    """The one batch replacing every tab, and the sheet id chosen for each tab it adds.
+
+    Per tab, in order: addSheet (missing) or a growth (too small for the new grid; new cells are
+    empty), the updateCells, then trim, freeze, bold and highlights.
+    """
+    taken = {p["sheetId"] for p in props.values()}
     requests: list[dict] = []
-    added: list[tuple[str, int]] = []
-    for tab, (rows, cols) in sizes.items():
+    added: dict[str, int] = {}
+    for tab, plan in plans.items():
         current = props.get(tab)
         if current is None:
-            added.append((tab, len(requests)))
-            requests.append({"addSheet": {"properties": {
-                "title": tab,
-                "gridProperties": {"rowCount": rows, "columnCount": cols, "frozenRowCount": 1},
-            }}})
-            continue
-        grid = current["gridProperties"]
-        if grid["rowCount"] < rows or grid["columnCount"] < cols:  # grow: new cells are empty
-            requests.append({"updateSheetProperties": {
-                "properties": {"sheetId": current["sheetId"], "gridProperties": {
-                    "rowCount": max(grid["rowCount"], rows),
-                    "columnCount": max(grid["columnCount"], cols)}},
-                "fields": "gridProperties.rowCount,gridProperties.columnCount",
-            }})
+            sheet_id = added[tab] = _new_sheet_id(taken)
+            taken.add(sheet_id)
+            requests.append(_add_sheet(tab, plan.final_rows, plan.final_cols, sheet_id))
+        else:
+            sheet_id = current["sheetId"]
+            grid = current["gridProperties"]
+            if grid["rowCount"] < plan.final_rows or grid["columnCount"] < plan.final_cols:
+                requests.append({"updateSheetProperties": {
+                    "properties": {"sheetId": sheet_id, "gridProperties": {
+                        "rowCount": max(grid["rowCount"], plan.final_rows),
+                        "columnCount": max(grid["columnCount"], plan.final_cols)}},
+                    "fields": "gridProperties.rowCount,gridProperties.columnCount",
+                }})
+        requests.append(plan.update_cells(sheet_id))
+        requests.extend(plan.finish_requests(sheet_id))
     return requests, added
+
+
+def _cell_data(value: Any) -> dict:
+    """A RAW cell value (`cell_value`) as CellData: a typed userEnteredValue, or none (empty).
+
+    stringValue is taken literally (never a formula, and a leading quote is part of the text),
+    so strings stay strings as with valueInputOption=RAW.
+    """
+    if isinstance(value, bool):
+        return {"userEnteredValue": {"boolValue": value}}
+    if isinstance(value, (int, float)):
+        return {"userEnteredValue": {"numberValue": value}}
+    if value == "":
+        return {}
+    return {"userEnteredValue": {"stringValue": str(value)}}

@@ -149,12 +149,12 @@ def publish(results: Mapping[str, Any], settings: Mapping[str, Any],
     """Replace the `Flake rate` and `Upcoming` tabs together, in one atomic write, stamped.
 
     One hook (one set of credentials, one token) and `SheetsHook.write_dataframes`: a metadata
-    read, ONE values.batchUpdate holding both tabs, then one spreadsheets.batchUpdate trimming
-    and formatting both; 3 Sheets calls where writing the tabs one by one takes 6, each a round
-    trip of a few hundred milliseconds against Google. Readers never see a half-written tab,
-    and the two tabs never disagree about when they were refreshed. If the write fails, both
-    tabs keep their previous content, the task fails and its retry writes both again, which is
-    idempotent.
+    read, then ONE spreadsheets.batchUpdate holding both tabs' cells, trims and formats; 2 Sheets
+    calls where writing the tabs one by one takes 4, each a round trip of a few hundred
+    milliseconds against Google. Readers never see a half-written tab or this week's numbers
+    under last week's highlight, and the two tabs never disagree about when they were refreshed.
+    If the write fails, both tabs keep their previous values and formats, the task fails and its
+    retry writes both again, which is idempotent.
     """
     from precinct.hooks.sheets import SheetsHook, TabWrite
 
