@@ -227,10 +227,16 @@ def collect_task(params: Mapping[str, Any], ti: Any = None) -> dict[str, Any]:
 
     cache = previous_definitions(ti) if ti is not None else {}
     hook = CivisHook()
-    collected = collect(hook, params.get("watched_workflow_ids") or [], cache)
+    xcoms = collect_xcoms(collect(hook, params.get("watched_workflow_ids") or [], cache))
     if ti is not None:
-        ti.xcom_push(key="definitions", value=collected["definitions"])
-    return collected
+        ti.xcom_push(key="definitions", value=xcoms["definitions"])
+    return xcoms["return_value"]
+
+
+def collect_xcoms(collected: dict[str, Any]) -> dict[str, Any]:
+    """The collect task's XComs by key: `return_value` (what compute reads) and `definitions`
+    (the definition cache the next audit pulls)."""
+    return {"return_value": collected, "definitions": collected["definitions"]}
 
 
 def previous_definitions(ti: Any) -> dict[str, Any]:
