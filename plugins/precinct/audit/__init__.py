@@ -13,6 +13,8 @@ from precinct.audit.core import (
     describe_schedule,
     due_times,
     frames,
+    history_from_summary,
+    history_summary,
     is_overdue,
     job_ids_from_definition,
     job_rows,
@@ -25,7 +27,7 @@ from precinct.audit.core import (
 
 __all__ = [
     "JOB_COLUMNS", "WORKFLOW_COLUMNS", "Definition", "History", "JobInfo", "build",
-    "describe_schedule", "due_times", "frames", "is_overdue", "job_ids_from_definition",
-    "job_rows", "last_due", "mail_window", "new_failures", "summarize_executions",
-    "workflow_row",
+    "describe_schedule", "due_times", "frames", "history_from_summary", "history_summary",
+    "is_overdue", "job_ids_from_definition", "job_rows", "last_due", "mail_window",
+    "new_failures", "summarize_executions", "workflow_row",
 ]

@@ -47,7 +47,8 @@ HIGHLIGHT_OVERDUE = "#FCE8B2"
 
 def collect(hook: Any, watched: Iterable[int] = (), cache: Mapping[str, Any] | None = None,
             *, concurrency: int = CONCURRENCY) -> dict[str, Any]:
-    """Everything the audit needs from Civis, as JSON-able data (snake_case).
+    """Everything the audit needs from Civis, as JSON-able data (snake_case); of each
+    workflow's executions only their `core.history_summary` (`histories`).
 
     `cache` is the previous audit's `definitions` (parsed job ids per workflow id, with the
     `updated_at` they were parsed at).
@@ -81,7 +82,7 @@ async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concur
              "job gets": 0}
     errors: dict[str, str] = {}
     definitions: dict[str, dict] = {}
-    executions: dict[str, list] = {}
+    histories: dict[str, dict] = {}
 
     # Counted per read here (the hook's own total, retries included, is logged beside it):
     # a difference of hook.api_calls across an await would count the other reads in flight.
@@ -150,8 +151,9 @@ async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concur
                                    "error": parsed.error}
 
     async def read_executions(wf_id: int) -> None:
+        """The executions' summary (`core.history_summary`), not the executions: a page of up
+        to 50 per workflow would be most of the XCom (README, "Civis workflow audit")."""
         if str(wf_id) in errors or workflows[wf_id].get("state") in NEVER_RAN_STATES:
-            executions[str(wf_id)] = []
             return
         runs: list = []
         number = 1
@@ -166,7 +168,9 @@ async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concur
                 number += 1
         except CivisHookError as exc:
             errors[str(wf_id)] = f"cannot read the executions: {exc}"
-        executions[str(wf_id)] = runs
+        summary = core.history_summary([_slim(r, EXECUTION_FIELDS) for r in runs])
+        if summary:  # {}: never ran
+            histories[str(wf_id)] = summary
 
     await asyncio.gather(*(read_watched(w) for w in watched))
     await asyncio.gather(*(read_definition(w) for w in list(workflows)),
@@ -198,8 +202,7 @@ async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concur
     await asyncio.gather(*(read_job(j) for j in wanted if str(j) not in jobs))
     return {"workflows": [_slim(w, WORKFLOW_FIELDS) for w in workflows.values()],
             "definitions": definitions,
-            "executions": {k: [_slim(r, EXECUTION_FIELDS) for r in v]
-                           for k, v in executions.items()},
+            "histories": histories,
             "errors": errors, "jobs": {k: _slim(v, JOB_FIELDS) for k, v in jobs.items()},
             "job_errors": job_errors, "calls_by_kind": kinds}
 

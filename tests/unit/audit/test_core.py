@@ -14,6 +14,8 @@ from precinct.audit import (
     describe_schedule,
     due_times,
     frames,
+    history_from_summary,
+    history_summary,
     is_overdue,
     job_ids_from_definition,
     mail_window,
@@ -345,3 +347,34 @@ def test_mail_window_for_a_point_in_time_timetable():
     assert mail_window(NOW, NOW) == (NOW - timedelta(minutes=30), NOW)
     assert mail_window("2026-11-24T14:30:00+00:00", NOW.isoformat()) == (
         datetime(2026, 11, 24, 14, 30, tzinfo=UTC), NOW)
+
+
+# -- what collect hands on: summaries, not executions ----------------------------------------
+
+
+def test_a_history_summary_is_json_and_gives_back_the_history(collected):
+    import json
+
+    t = NOW - timedelta(days=3)
+    histories = [
+        [execution(1, "succeeded", t, 10), execution(2, "failed", t + timedelta(days=1), 5.25,
+                                                     "Task step_1 failed: boom\nmore"),
+         execution(3, "running", NOW - timedelta(minutes=3, microseconds=7), None)],
+        [execution(7, "cancelled", t, 0)],
+        *collected["executions"].values(),
+    ]
+    for runs in histories:
+        expected = summarize_executions(runs)
+        summary = json.loads(json.dumps(history_summary(runs)))
+        back = history_from_summary(summary)
+        back.complete = expected.complete  # not carried: only collect's paging reads it
+        assert back == expected
+    assert history_summary([]) == {}
+    assert history_from_summary({}) == summarize_executions([])
+
+
+def test_rows_from_summaries_are_the_rows_from_executions(collected):
+    summarized = {k: v for k, v in collected.items() if k != "executions"}
+    summarized["histories"] = {k: history_summary(v) for k, v in
+                               collected["executions"].items() if v}
+    assert build(summarized, NOW) == build(collected, NOW)
