@@ -10,6 +10,7 @@ from precinct.audit.core import (
     History,
     JobInfo,
     build,
+    definition_summary,
     describe_schedule,
     due_times,
     frames,
@@ -18,16 +19,19 @@ from precinct.audit.core import (
     is_overdue,
     job_ids_from_definition,
     job_rows,
+    job_summary,
     last_due,
     mail_window,
     new_failures,
     summarize_executions,
     workflow_row,
+    workflow_summary,
 )
 
 __all__ = [
     "JOB_COLUMNS", "WORKFLOW_COLUMNS", "Definition", "History", "JobInfo", "build",
-    "describe_schedule", "due_times", "frames", "history_from_summary", "history_summary",
-    "is_overdue", "job_ids_from_definition", "job_rows", "last_due", "mail_window",
-    "new_failures", "summarize_executions", "workflow_row",
+    "definition_summary", "describe_schedule", "due_times", "frames", "history_from_summary",
+    "history_summary", "is_overdue", "job_ids_from_definition", "job_rows", "job_summary",
+    "last_due", "mail_window", "new_failures", "summarize_executions", "workflow_row",
+    "workflow_summary",
 ]

@@ -381,6 +381,51 @@ def is_overdue(schedule: Mapping[str, Any] | None, tz_name: str | None,
     return last_start is None or last_start < due
 
 
+# -- what collect hands on (its XCom, stored in the metadata DB on every run) ----------------
+
+
+def workflow_summary(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a workflow that `build` reads, plus `state` (the list's: whether it ever
+    ran): id, name, owner's name (the username only when there is no name), schedule, time zone,
+    creation time. Empty values are left out (`build` reads a missing one the same way)."""
+    wf = snake(workflow)
+    user = wf.get("user") if isinstance(wf.get("user"), Mapping) else {}
+    owner = ({"name": user["name"]} if user.get("name") else
+             {"username": user["username"]} if user.get("username") else {})
+    schedule = wf.get("schedule") if isinstance(wf.get("schedule"), Mapping) else {}
+    out = {"id": wf.get("id"), "name": wf.get("name"), "user": owner,
+           "schedule": {k: v for k, v in schedule.items() if v is not None and v != []},
+           "time_zone": wf.get("time_zone"), "state": wf.get("state"),
+           "created_at": wf.get("created_at")}
+    return {k: v for k, v in out.items() if k == "id" or v not in (None, "", {})}
+
+
+def job_summary(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a job (a `/jobs` item or `GET /jobs/{id}`) that `build` reads: name, type,
+    its last run's state, start and finish, and the first line of the run's error when the job
+    is failing (the only time the row shows it); the job's own state only when the last run has
+    none. Empty values are left out."""
+    job = snake(item)
+    info = JobInfo(0, job)
+    run = info.last_run
+    last = {k: run[k] for k in ("state", "started_at", "finished_at") if run.get(k)}
+    error = first_line(run.get("error")) if info.failing else ""
+    if error:
+        last["error"] = error
+    out = {"name": job.get("name"), "type": job.get("type"),
+           "state": None if run.get("state") else job.get("state"), "last_run": last}
+    return {k: v for k, v in out.items() if v}
+
+
+def definition_summary(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Of a parsed definition (`job_ids`, `error`, and the cache's `updated_at`), what `build`
+    reads: the job ids, and the error if there is one."""
+    out: dict[str, Any] = {"job_ids": list(entry.get("job_ids") or [])}
+    if entry.get("error"):
+        out["error"] = entry["error"]
+    return out
+
+
 # -- rows ------------------------------------------------------------------------------------
 
 

@@ -47,10 +47,13 @@ HIGHLIGHT_OVERDUE = "#FCE8B2"
 
 def collect(hook: Any, watched: Iterable[int] = (), cache: Mapping[str, Any] | None = None,
             *, concurrency: int = CONCURRENCY) -> dict[str, Any]:
-    """Everything the audit needs from Civis, as JSON-able data (snake_case); of each
-    workflow's executions only their `core.history_summary` (`histories`).
+    """What the audit needs from Civis, reduced to what `core.build` reads (JSON, snake_case):
+    `workflows` (`core.workflow_summary` each), `definitions` (job ids and error per workflow
+    id), `histories` (`core.history_summary` of each workflow's executions; none for a workflow
+    that never ran), `jobs` (`core.job_summary` per job id), `errors`, `job_errors`, call
+    counts; and `definition_cache`, which `collect_xcoms` keeps out of the return value.
 
-    `cache` is the previous audit's `definitions` (parsed job ids per workflow id, with the
+    `cache` is the previous audit's `definition_cache` (parsed job ids per workflow id, with the
     `updated_at` they were parsed at).
     """
     started = time.monotonic()
@@ -148,7 +151,7 @@ async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concur
             text = detail.get("definition")
         parsed = core.job_ids_from_definition(text)
         definitions[str(wf_id)] = {"updated_at": stamp, "job_ids": parsed.job_ids,
-                                   "error": parsed.error}
+                                   **({"error": parsed.error} if parsed.error else {})}
 
     async def read_executions(wf_id: int) -> None:
         """The executions' summary (`core.history_summary`), not the executions: a page of up
@@ -200,26 +203,21 @@ async def _read(hook: Any, watched_ids: list[int], cache: dict[str, Any], concur
             job_errors[str(job_id)] = f"cannot read job {job_id}: {exc}"
 
     await asyncio.gather(*(read_job(j) for j in wanted if str(j) not in jobs))
-    return {"workflows": [_slim(w, WORKFLOW_FIELDS) for w in workflows.values()],
-            "definitions": definitions,
-            "histories": histories,
-            "errors": errors, "jobs": {k: _slim(v, JOB_FIELDS) for k, v in jobs.items()},
-            "job_errors": job_errors, "calls_by_kind": kinds}
+    # Only what `core.build` reads goes on (the XCom; no definitions, e-mails or executions).
+    return {"workflows": [core.workflow_summary(w) for w in workflows.values()],
+            "definitions": {k: core.definition_summary(v) for k, v in definitions.items()},
+            "histories": histories, "errors": errors,
+            "jobs": {k: core.job_summary(v) for k, v in jobs.items()},
+            "job_errors": job_errors, "calls_by_kind": kinds, "definition_cache": definitions}
 
 
-WORKFLOW_FIELDS = ("id", "name", "user", "schedule", "time_zone", "state", "created_at",
-                   "updated_at")
 EXECUTION_FIELDS = ("id", "state", "started_at", "finished_at", "created_at", "updated_at",
                     "mistral_state_info")
-JOB_FIELDS = ("id", "name", "type", "state", "last_run")
 
 
 def _slim(item: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    """Only the fields the audit reads (the XCom stays small; no definitions or e-mails)."""
-    out = {k: item.get(k) for k in fields}
-    if isinstance(out.get("user"), Mapping):
-        out["user"] = {k: out["user"].get(k) for k in ("id", "name", "username")}
-    return out
+    """Only the fields the audit reads of an execution (the ones its history is made from)."""
+    return {k: item.get(k) for k in fields}
 
 
 # -- task bodies (called from dags/civis_workflow_audit.py) -------------------------------------
@@ -238,8 +236,10 @@ def collect_task(params: Mapping[str, Any], ti: Any = None) -> dict[str, Any]:
 
 def collect_xcoms(collected: dict[str, Any]) -> dict[str, Any]:
     """The collect task's XComs by key: `return_value` (what compute reads) and `definitions`
-    (the definition cache the next audit pulls)."""
-    return {"return_value": collected, "definitions": collected["definitions"]}
+    (the definition cache the next audit pulls: job ids, error and the `updated_at` they were
+    parsed at, per workflow id)."""
+    value = {k: v for k, v in collected.items() if k != "definition_cache"}
+    return {"return_value": value, "definitions": collected["definition_cache"]}
 
 
 def previous_definitions(ti: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from precinct.audit import (
     JOB_COLUMNS,
     WORKFLOW_COLUMNS,
     build,
+    definition_summary,
     describe_schedule,
     due_times,
     frames,
@@ -18,9 +19,11 @@ from precinct.audit import (
     history_summary,
     is_overdue,
     job_ids_from_definition,
+    job_summary,
     mail_window,
     new_failures,
     summarize_executions,
+    workflow_summary,
 )
 
 NOW = datetime(2026, 11, 24, 15, 10, tzinfo=UTC)
@@ -378,3 +381,27 @@ def test_rows_from_summaries_are_the_rows_from_executions(collected):
     summarized["histories"] = {k: history_summary(v) for k, v in
                                collected["executions"].items() if v}
     assert build(summarized, NOW) == build(collected, NOW)
+
+
+def test_rows_from_the_summaries_of_workflows_jobs_and_definitions(collected):
+    """What collect hands on for the workflows, jobs and definitions gives the same rows."""
+    jobs = {**collected["jobs"],
+            "31": {**job(31, "Old failure", "succeeded", NOW - timedelta(hours=1), 2,
+                         "ERROR: only shown while failing"), "id": 31},
+            "32": {"id": 32, "name": "No run", "type": "JobTypes::Import", "state": "idle",
+                   "lastRun": None}}
+    workflows = [*collected["workflows"],
+                 workflow(6, "Unnamed owner", {"scheduled": False, "scheduledDays": []},
+                          user={"id": 2, "name": "", "username": "sam.o"})]
+    full = {**collected, "workflows": workflows, "jobs": jobs,
+            "definitions": {**collected["definitions"],
+                            "6": {"updated_at": "2025-02-01T00:00:00Z", "job_ids": [31, 32],
+                                  "error": None}}}
+    summarized = {**full, "workflows": [workflow_summary(w) for w in workflows],
+                  "jobs": {k: job_summary(v) for k, v in jobs.items()},
+                  "definitions": {k: definition_summary(v)
+                                  for k, v in full["definitions"].items()}}
+    assert build(summarized, NOW) == build(full, NOW)
+    assert workflow_summary(workflows[-1])["user"] == {"username": "sam.o"}
+    assert "error" not in job_summary(jobs["31"])["last_run"]
+    assert job_summary(jobs["22"])["last_run"]["error"] == "ERROR: relation does not exist"
