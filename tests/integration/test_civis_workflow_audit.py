@@ -341,7 +341,7 @@ def test_a_workflow_that_ran_again_to_the_same_state_shows_the_new_run(later_run
 def test_the_metadata_db_keeps_summaries_once(seeded, later_runs):
     """What an audit leaves in the metadata DB (every 30 minutes): collect's return value with
     each workflow's execution summary, not its executions, and the definition cache under its
-    own key; compute's rows; no copy of each dict key."""
+    own key; compute's rows without the mail rule's private field; no copy of each dict key."""
     from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -363,3 +363,5 @@ def test_the_metadata_db_keeps_summaries_once(seeded, later_runs):
     assert broken not in collected["histories"]  # never ran
     cache = xcoms[("collect", "definitions")]
     assert cache[failing]["updated_at"] and cache[broken]["error"].startswith("Invalid YAML")
+    rows = xcoms[("compute", "return_value")]["workflows"]
+    assert rows and all(not key.startswith("_") for row in rows for key in row)
