@@ -22,6 +22,11 @@ returns definitions or executions for many workflows at once; README, "API calls
 Every read goes through the hook's async client, `CONCURRENCY` at a time (list pages too, once
 page 1 has said how many there are): the `civis` client serialises every request of a process
 behind one lock. 429, 500 and 502/503/504 are retried with backoff by the hook.
+
+What collect returns is its XCom, stored in the metadata DB on every run: only what
+`core.build` reads goes on, each workflow's executions as their `core.history_summary`. On the
+benchmark's 1,000-workflow seed (802 audited) collect's return value is 894 KB (2,233 KB when it
+carried the executions), its definition cache 73 KB, compute's rows 963 KB (README, "XCom").
 """
 
 from __future__ import annotations
