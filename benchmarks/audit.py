@@ -15,9 +15,11 @@ Calls are counted by the stand-in itself, in total and per endpoint (printed, an
 line's metrics). Beside them, the floor of a cold audit on this API: the workflow list's pages,
 one definition read per audited workflow and one executions read per audited workflow that has
 run (the spec has no endpoint returning definitions or executions of many workflows at once).
-Targets (issue 7): the audit under 60 s, and at most a third of the naive
-approach's calls and time, cold and warm; `met` is true only if every one holds. Ends with one
-JSON line.
+Also printed (metrics, no target): the JSON bytes of the XComs an audit stores in the metadata
+DB on every run: collect's return value, its definition cache, and compute's return value (the
+rows for the write and mail tasks). Targets (issue 7): the audit under 60 s, and at most a third
+of the naive approach's calls and time, cold and warm; `met` is true only if every one holds.
+Ends with one JSON line.
 
     .venv/bin/python benchmarks/audit.py [--workflows 1000] [--repeat 3] [--naive-repeat 1]
 """
@@ -91,10 +93,15 @@ def calls_by_endpoint(url: str) -> dict[str, int]:
     return dict(sorted(routes.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def json_bytes(value: object) -> int:
+    """The size of an XCom as the metadata DB stores it (JSON, Airflow's default separators)."""
+    return len(json.dumps(value).encode())
+
+
 def run_audit(url: str, cache: dict | None) -> tuple[float, int, dict]:
     from precinct.audit import build
     from precinct.hooks.civis import CivisHook
-    from precinct.operators.audit import NEVER_RAN_STATES, collect
+    from precinct.operators.audit import NEVER_RAN_STATES, collect, collect_xcoms, compute_task
 
     admin(url, "POST", "/calls/reset")
     started = time.perf_counter()
@@ -102,11 +109,17 @@ def run_audit(url: str, cache: dict | None) -> tuple[float, int, dict]:
     rows, jobs = build(collected, datetime.now(UTC))
     seconds = time.perf_counter() - started
     assert len(rows) == len(collected["workflows"])
+    xcoms = collect_xcoms(collected)
+    computed = compute_task(xcoms["return_value"], now=datetime.now(UTC))
+    xcom_bytes = {"collect": json_bytes(xcoms["return_value"]),
+                  "definitions": json_bytes(xcoms["definitions"]),
+                  "compute": json_bytes(computed)}
     by_endpoint = calls_by_endpoint(url)
     ran = sum(w.get("state") not in NEVER_RAN_STATES for w in collected["workflows"])
     floor = by_endpoint.get("GET /workflows", 0) + len(collected["workflows"]) + ran
     return seconds, calls(url), {"collected": collected, "rows": len(rows), "jobs": len(jobs),
-                                 "by_endpoint": by_endpoint, "floor": floor}
+                                 "by_endpoint": by_endpoint, "floor": floor,
+                                 "cache": xcoms["definitions"], "xcom_bytes": xcom_bytes}
 
 
 def run_naive(url: str) -> tuple[float, int, int, dict[str, int]]:
@@ -160,10 +173,14 @@ def main() -> None:
             cold.append((seconds, n))
             endpoints["cold"] = info["by_endpoint"]
             floor = info["floor"]
-            cache = info["collected"]["definitions"]
+            cache = info["cache"]
+            xcom_bytes = info["xcom_bytes"]
             print(f"audit cold #{i + 1}: {seconds:.1f}s, {n} calls "
                   f"({info['rows']} workflow rows, {info['jobs']} job rows): "
                   f"{info['by_endpoint']}", flush=True)
+            print(f"XCom (JSON bytes): collect {xcom_bytes['collect']:,} (return_value) + "
+                  f"{xcom_bytes['definitions']:,} (definitions cache), compute "
+                  f"{xcom_bytes['compute']:,}", flush=True)
             seconds, n, info = run_audit(url, cache)
             warm.append((seconds, n))
             endpoints["warm"] = info["by_endpoint"]
@@ -188,6 +205,9 @@ def main() -> None:
         "audit_warm_seconds": round(med(warm, 0), 2), "audit_warm_calls": med(warm, 1),
         "naive_seconds": round(med(naive, 0), 2), "naive_calls": med(naive, 1),
         "cold_floor_calls": floor,
+        "collect_xcom_bytes": xcom_bytes["collect"],
+        "definitions_xcom_bytes": xcom_bytes["definitions"],
+        "compute_xcom_bytes": xcom_bytes["compute"],
     }
     metrics["cold_floor_ratio"] = round(floor / metrics["naive_calls"], 3)
     for kind in ("cold", "warm"):

@@ -67,13 +67,16 @@ with DAG(
 ):
 
     # Task bodies import the audit code (civis, pandas, gspread) when they run, not at parse time.
-    @task
+    # multiple_outputs=False: a `-> dict` task would also store each key as its own XCom (every
+    # payload twice in the metadata DB), and collect's `definitions` key would overwrite the
+    # definition cache it pushes under that key.
+    @task(multiple_outputs=False)
     def collect(params=None, ti=None) -> dict:
         from precinct.operators import audit
 
         return audit.collect_task(params, ti)
 
-    @task
+    @task(multiple_outputs=False)
     def compute(collected: dict, data_interval_start=None, data_interval_end=None) -> dict:
         from precinct.operators import audit
 

@@ -336,3 +336,32 @@ def test_a_workflow_that_ran_again_to_the_same_state_shows_the_new_run(later_run
     assert after["last_start"] == started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert after["last_success"] == after["last_finish"] != before["last_success"]
     assert _gets(later_runs["since"], rerun["id"])["executions"] == 1
+
+
+def test_the_metadata_db_keeps_summaries_once(seeded, later_runs):
+    """What an audit leaves in the metadata DB (every 30 minutes): collect's return value with
+    each workflow's execution summary, not its executions, and the definition cache under its
+    own key; compute's rows without the mail rule's private field; no copy of each dict key."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    logical = seeded["logical"] + timedelta(minutes=120)  # later_runs' second audit
+    with create_session() as session:
+        run_id = session.scalar(select(DagRun.run_id).where(
+            DagRun.dag_id == DAG_ID, DagRun.logical_date == logical))
+        xcoms = {(x.task_id, x.key): XComModel.deserialize_value(x) for x in session.scalars(
+            select(XComModel).where(XComModel.dag_id == DAG_ID, XComModel.run_id == run_id,
+                                    XComModel.task_id.in_(["collect", "compute"])))}
+    assert set(xcoms) == {("collect", "return_value"), ("collect", "definitions"),
+                          ("compute", "return_value")}
+    collected = xcoms[("collect", "return_value")]
+    failing, broken = str(seeded["failing"]["id"]), str(seeded["broken"]["id"])
+    assert "executions" not in collected
+    assert collected["histories"][failing]["failure_streak"] == 2
+    assert broken not in collected["histories"]  # never ran
+    cache = xcoms[("collect", "definitions")]
+    assert cache[failing]["updated_at"] and cache[broken]["error"].startswith("Invalid YAML")
+    rows = xcoms[("compute", "return_value")]["workflows"]
+    assert rows and all(not key.startswith("_") for row in rows for key in row)

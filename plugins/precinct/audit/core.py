@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,6 +64,11 @@ def parse_time(value: Any) -> datetime | None:
 
 def format_time(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+
+
+def iso_time(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC, microseconds kept (`parse_time` reads it back exactly)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def format_duration(seconds: float | None) -> str:
@@ -325,6 +330,41 @@ def summarize_executions(executions: Sequence[Mapping[str, Any]], now: datetime 
     return history
 
 
+def history_summary(executions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What `build` needs of a workflow's executions, as JSON: the `History` of them.
+
+    This is what the collect task hands on instead of the executions themselves (one page of
+    up to 50 per workflow, every 30 minutes): status, failure streak, last success, the latest
+    failure's finish (the mail-once rule) and error, the latest execution's start and finish,
+    the latest finished one's runtime. Times are ISO 8601 strings at full precision (overdue and
+    the mail window compare them); a field equal to a never-run workflow's is left out (a
+    workflow that never ran is `{}`). `complete` is not carried: only collect's paging reads it.
+    """
+    history = summarize_executions(executions)
+    empty = History()
+    out: dict[str, Any] = {}
+    for name in HISTORY_FIELDS:
+        value = getattr(history, name)
+        if value != getattr(empty, name):
+            out[name] = iso_time(value) if isinstance(value, datetime) else value
+    return out
+
+
+def history_from_summary(summary: Mapping[str, Any] | None) -> History:
+    """The `History` a `history_summary` was made from."""
+    summary = summary or {}
+    history = History()
+    for name in HISTORY_FIELDS:
+        if name in summary:
+            value = summary[name]
+            setattr(history, name, parse_time(value) if name in HISTORY_TIMES else value)
+    return history
+
+
+HISTORY_FIELDS = tuple(f.name for f in fields(History) if f.name != "complete")
+HISTORY_TIMES = frozenset({"last_success", "last_failure", "last_start", "last_finish"})
+
+
 def is_overdue(schedule: Mapping[str, Any] | None, tz_name: str | None,
                last_start: datetime | None, now: datetime,
                created_at: datetime | None = None) -> bool:
@@ -339,6 +379,51 @@ def is_overdue(schedule: Mapping[str, Any] | None, tz_name: str | None,
     if due is None or (created_at is not None and created_at > due):
         return False
     return last_start is None or last_start < due
+
+
+# -- what collect hands on (its XCom, stored in the metadata DB on every run) ----------------
+
+
+def workflow_summary(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a workflow that `build` reads, plus `state` (the list's: whether it ever
+    ran): id, name, owner's name (the username only when there is no name), schedule, time zone,
+    creation time. Empty values are left out (`build` reads a missing one the same way)."""
+    wf = snake(workflow)
+    user = wf.get("user") if isinstance(wf.get("user"), Mapping) else {}
+    owner = ({"name": user["name"]} if user.get("name") else
+             {"username": user["username"]} if user.get("username") else {})
+    schedule = wf.get("schedule") if isinstance(wf.get("schedule"), Mapping) else {}
+    out = {"id": wf.get("id"), "name": wf.get("name"), "user": owner,
+           "schedule": {k: v for k, v in schedule.items() if v is not None and v != []},
+           "time_zone": wf.get("time_zone"), "state": wf.get("state"),
+           "created_at": wf.get("created_at")}
+    return {k: v for k, v in out.items() if k == "id" or v not in (None, "", {})}
+
+
+def job_summary(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a job (a `/jobs` item or `GET /jobs/{id}`) that `build` reads: name, type,
+    its last run's state, start and finish, and the first line of the run's error when the job
+    is failing (the only time the row shows it); the job's own state only when the last run has
+    none. Empty values are left out."""
+    job = snake(item)
+    info = JobInfo(0, job)
+    run = info.last_run
+    last = {k: run[k] for k in ("state", "started_at", "finished_at") if run.get(k)}
+    error = first_line(run.get("error")) if info.failing else ""
+    if error:
+        last["error"] = error
+    out = {"name": job.get("name"), "type": job.get("type"),
+           "state": None if run.get("state") else job.get("state"), "last_run": last}
+    return {k: v for k, v in out.items() if v}
+
+
+def definition_summary(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Of a parsed definition (`job_ids`, `error`, and the cache's `updated_at`), what `build`
+    reads: the job ids, and the error if there is one."""
+    out: dict[str, Any] = {"job_ids": list(entry.get("job_ids") or [])}
+    if entry.get("error"):
+        out["error"] = entry["error"]
+    return out
 
 
 # -- rows ------------------------------------------------------------------------------------
@@ -372,14 +457,17 @@ class JobInfo:
         return self.state in FAILED_STATES or self.state == "error"
 
 
-def workflow_row(workflow: Mapping[str, Any], executions: Sequence[Mapping[str, Any]] | None,
+def workflow_row(workflow: Mapping[str, Any],
+                 history: History | Sequence[Mapping[str, Any]] | None,
                  definition: Definition | None, jobs: Mapping[int, JobInfo], now: datetime,
                  error: str | None = None) -> dict[str, Any]:
-    """One `Workflows` row (plus private `_` fields the mail rule and sorting use)."""
+    """One `Workflows` row (plus private `_` fields the mail rule and sorting use), from the
+    workflow's `History` or its executions."""
     wf = snake(workflow)
     schedule = wf.get("schedule") or {}
     tz = wf.get("time_zone")
-    history = summarize_executions(executions or [], now)
+    if not isinstance(history, History):
+        history = summarize_executions(history or [], now)
     problems = [p for p in (error, definition.error if definition else None) if p]
     failing = []
     for job_id in definition.job_ids if definition else []:
@@ -490,7 +578,12 @@ def frames(workflow_rows: list[dict[str, Any]], jobs: list[dict[str, Any]]):
 
 
 def build(collected: Mapping[str, Any], now: datetime) -> tuple[list[dict], list[dict]]:
-    """Workflow rows and job rows from what `collect` read (see precinct.operators.audit)."""
+    """Workflow rows and job rows from what `collect` read (see precinct.operators.audit).
+
+    Per workflow id, `histories` holds its executions' `history_summary` (what collect hands
+    on; a workflow without one never ran); `executions`, the executions themselves, is read too
+    (it wins for a workflow in both).
+    """
     definitions = {int(k): Definition(list(v.get("job_ids") or []), v.get("error"))
                    for k, v in (collected.get("definitions") or {}).items()}
     jobs: dict[int, JobInfo] = {}
@@ -499,13 +592,16 @@ def build(collected: Mapping[str, Any], now: datetime) -> tuple[list[dict], list
     for key, message in (collected.get("job_errors") or {}).items():
         jobs[int(key)] = JobInfo(int(key), None, message)
     errors = {int(k): v for k, v in (collected.get("errors") or {}).items()}
-    executions = {int(k): v for k, v in (collected.get("executions") or {}).items()}
+    histories = {int(k): history_from_summary(v)
+                 for k, v in (collected.get("histories") or {}).items()}
+    histories.update({int(k): summarize_executions(v or [], now)
+                      for k, v in (collected.get("executions") or {}).items()})
     wf_rows, jb_rows = [], []
     for workflow in collected.get("workflows") or []:
         wf = snake(workflow)
         wf_id = int(wf["id"])
         definition = definitions.get(wf_id)
-        wf_rows.append(workflow_row(wf, executions.get(wf_id), definition, jobs, now,
-                                    errors.get(wf_id)))
+        wf_rows.append(workflow_row(wf, histories.get(wf_id, History()), definition, jobs,
+                                    now, errors.get(wf_id)))
         jb_rows.extend(job_rows(wf, definition, jobs))
     return wf_rows, jb_rows

@@ -561,7 +561,8 @@ class SheetsHook(BaseHook):
         ]
         for row in wanted:
             if len(row) != len(header):
-                raise ValueError(f"row has {len(row)} values for {len(header)} columns: {row}")
+                raise ValueError(f"a row has {len(row)} values for {len(header)} columns "
+                                 f"({', '.join(header)})")
         http = self.http
         positions = [header.index(k) for k in key_columns]
         where = f"spreadsheet {spreadsheet_id!r}, tab {tab!r}"
