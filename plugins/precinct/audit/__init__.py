@@ -18,6 +18,7 @@ from precinct.audit.core import (
     job_rows,
     last_due,
     mail_window,
+    mails_its_window,
     new_failures,
     summarize_executions,
     workflow_row,
@@ -26,6 +27,6 @@ from precinct.audit.core import (
 __all__ = [
     "JOB_COLUMNS", "WORKFLOW_COLUMNS", "Definition", "History", "JobInfo", "build",
     "describe_schedule", "due_times", "frames", "is_overdue", "job_ids_from_definition",
-    "job_rows", "last_due", "mail_window", "new_failures", "summarize_executions",
-    "workflow_row",
+    "job_rows", "last_due", "mail_window", "mails_its_window", "new_failures",
+    "summarize_executions", "workflow_row",
 ]
