@@ -4,7 +4,9 @@
 Every 30 minutes, for every scheduled (and each watched unscheduled) non-archived workflow in
 Civis (`civis_default`):
 
-1. **collect**: the workflows list (paged), then only what the list lacks: each workflow's
+1. **collect**: the spreadsheet id (the Param, else the Airflow Variable
+   `civis_workflow_audit_spreadsheet_id`; neither set fails the run at once, before any Civis
+   call), then the workflows list (paged), then only what the list lacks: each workflow's
    definition (skipped when unchanged since the previous audit) and latest executions (skipped
    for workflows that never ran); the jobs named in the definitions (parsed YAML) from the paged
    jobs list. The number of API calls is logged.
@@ -16,8 +18,10 @@ Civis (`civis_default`):
 3. **write_tabs**: tabs `Workflows` and `Jobs` of the spreadsheet (`google_cloud_default`),
    failures first and highlighted, each replaced in one write (a failed write keeps the old tab).
 4. **mail_new_failures**: the workflows whose latest failure finished inside this run's data
-   interval (the 30 minutes before the run) are e-mailed to `precinct_alert_emails`, so each
-   failure is mailed once.
+   interval (the 30 minutes before its logical date) are e-mailed to `precinct_alert_emails`.
+   Only a run whose logical date is a :00 or :30 tick mails (every scheduled run; Airflow
+   holds one run per logical date): a manual run triggered between ticks overlaps the
+   scheduled runs' intervals and mails nothing. So each failure is mailed once.
 
 See the README, "Civis workflow audit".
 """
@@ -50,18 +54,24 @@ with DAG(
             "are always audited).",
         ),
         "spreadsheet_id": Param(
-            "precinct-devstack",
-            type="string",
+            None,
+            type=["null", "string"],
             minLength=1,
             title="Spreadsheet id",
-            description="Google Sheets id whose 'Workflows' and 'Jobs' tabs the audit replaces.",
+            description="Google Sheets id whose 'Workflows' and 'Jobs' tabs the audit replaces. "
+            "Empty: the Airflow Variable civis_workflow_audit_spreadsheet_id; neither set: the "
+            "run fails.",
         ),
         "email_new_failures": Param(
             True,
             type="boolean",
             title="E-mail new failures",
             description="E-mail the operators (Variable precinct_alert_emails) the workflows "
-            "that failed since the previous audit.",
+            "whose latest failure finished inside this run's data interval: the 30 minutes "
+            "before its logical date. Only a run whose logical date is a :00 or :30 tick (every "
+            "scheduled run) mails; a manual run triggered at another time mails nothing, since "
+            "its interval overlaps the scheduled runs' intervals and they mail those failures. "
+            "So each failure is mailed once.",
         ),
     },
 ):
@@ -77,16 +87,18 @@ with DAG(
         return audit.collect_task(params, ti)
 
     @task(multiple_outputs=False)
-    def compute(collected: dict, data_interval_start=None, data_interval_end=None) -> dict:
+    def compute(collected: dict, data_interval_start=None, data_interval_end=None,
+                logical_date=None) -> dict:
         from precinct.operators import audit
 
-        return audit.compute_task(collected, data_interval_start, data_interval_end)
+        return audit.compute_task(collected, data_interval_start, data_interval_end,
+                                  logical_date)
 
     @task
-    def write_tabs(result: dict, params=None) -> dict:
+    def write_tabs(result: dict) -> dict:
         from precinct.operators import audit
 
-        return audit.write_task(result, params["spreadsheet_id"])
+        return audit.write_task(result, result["spreadsheet_id"])
 
     @task
     def mail_new_failures(result: dict, params=None) -> int:

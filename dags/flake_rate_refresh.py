@@ -5,7 +5,10 @@ Every morning at 07:00 in the campaign timezone, the flake rate of volunteer shi
 who signed up, how many did not show or cancelled) is computed in BigQuery from the state's
 VAN-synced tables and published to the field dashboard's Google Sheet.
 
-1. **settings**: check the params; the run's date in the campaign timezone is "today".
+1. **settings**: check the params (an empty `dataset` or `spreadsheet_id` comes from the
+   Airflow Variable `flake_rate_refresh_dataset` / `flake_rate_refresh_spreadsheet_id`, so
+   scheduled runs use them; a missing or bad value fails at once, without retries); the run's
+   date in the campaign timezone is "today".
 2. **query_warehouse**: `include/sql/flake_rate.sql` (region x Saturday-to-Friday week, from
    the start date's week to the current one) and `flake_rate_upcoming.sql` (scheduled shifts in
    later weeks) run in BigQuery as two concurrent jobs with bound query parameters, under job
@@ -22,7 +25,9 @@ VAN-synced tables and published to the field dashboard's Google Sheet.
    highlighted. If the write fails, both tabs keep their previous content and highlights.
 
 Connections: `google_cloud_default` (BigQuery and Sheets), `smtp_default` (the gate e-mail).
-In devstack, BigQuery is the bqemulator stand-in with a synthetic dataset `van_demo`.
+In devstack, BigQuery is the bqemulator stand-in with a synthetic dataset `van_demo`, which
+devstack sets as the Variable `flake_rate_refresh_dataset` (and its spreadsheet as
+`flake_rate_refresh_spreadsheet_id`).
 More (checks, benchmark, tests): README, "Volunteer flake rate".
 """
 
@@ -56,13 +61,13 @@ with DAG(
     template_searchpath=[str(SQL_DIR)],
     params={
         "dataset": Param(
-            "van_demo",
-            type="string",
+            None,
+            type=["null", "string"],
             pattern=r"^([a-z][a-z0-9-]{2,28}[a-z0-9]\.)?[A-Za-z0-9_]{1,1024}$",
             title="VAN dataset (state)",
             description="The BigQuery dataset holding the state's VAN sync and its "
-            "location_regions mapping: `dataset` or `project.dataset` (e.g. `van_tx`). The "
-            "default is the devstack demo dataset.",
+            "location_regions mapping: `dataset` or `project.dataset` (e.g. `van_tx`). Empty: "
+            "the Airflow Variable flake_rate_refresh_dataset; neither set: the run fails.",
         ),
         "event_type_ids": Param(
             DEFAULT_EVENT_TYPE_IDS,
@@ -82,12 +87,13 @@ with DAG(
             "this date (YYYY-MM-DD). Empty: the 12 weeks before the current one.",
         ),
         "spreadsheet_id": Param(
-            "precinct-devstack",
-            type="string",
+            None,
+            type=["null", "string"],
             minLength=1,
             title="Spreadsheet id",
             description="The Google Sheet behind the dashboard; its `Flake rate` and `Upcoming` "
-            "tabs are replaced (the default is the devstack spreadsheet).",
+            "tabs are replaced. Empty: the Airflow Variable flake_rate_refresh_spreadsheet_id; "
+            "neither set: the run fails.",
         ),
         "tolerance": Param(
             0.05,

@@ -10,7 +10,10 @@ load or promotion leaves the old indices live.
 
 Per state (mapped: one state failing does not stop the others):
 
-1. every required file must exist and be readable, before any index is created;
+1. the params are checked (an empty source or rejects location comes from the Airflow Variable
+   `state_finance_ingest_source` / `state_finance_ingest_rejects_location`; a missing or bad
+   value fails at once, without retries), and every required file must exist and be readable,
+   before any index is created;
 2. working indices left by earlier failed runs are deleted;
 3. the new indices are created tuned for bulk loading (no replicas, refresh off) and restored after;
 4. documents stream through the bulk helpers; rejected rows go with their reason to
@@ -24,8 +27,9 @@ Per state (mapped: one state failing does not stop the others):
 8. an Asset per alias (`elasticsearch://elasticsearch_default/{alias}`) is updated, through the
    asset alias `state_finance_promoted`, so downstream DAGs can be scheduled on it.
 
-Connections: `elasticsearch_default`, `aws_default` (S3 sources and rejects). Adding a state: see
-the README.
+Connections: `elasticsearch_default`, `aws_default` (S3 sources and rejects). Variables:
+`state_finance_ingest_source`, `state_finance_ingest_rejects_location` (what scheduled runs use;
+devstack sets its S3 bucket). Adding a state: see the README.
 """
 
 from __future__ import annotations
@@ -63,20 +67,23 @@ with DAG(
             description="Which registered states to ingest; each runs as its own mapped task.",
         ),
         "source": Param(
-            "s3://precinct-finance/raw",
-            type="string",
+            None,
+            type=["null", "string"],
             pattern=r"^(file|s3)://\S+$",
             title="Source location",
             description="Base URL of the raw files (file:// or s3://); each state's files are "
-            "under {source}/{state}/. The default is the devstack S3 bucket.",
+            "under {source}/{state}/. Empty: the Airflow Variable state_finance_ingest_source; "
+            "neither set: the run fails.",
         ),
         "rejects_location": Param(
-            "s3://precinct-finance",
-            type="string",
+            None,
+            type=["null", "string"],
             pattern=r"^(file|s3)://\S+$",
             title="Rejects location",
-            description="Base URL where rejected rows are written as "
-            "rejects/{state}/{run_id}.csv, with the reason for each row.",
+            description="Base URL where rejected rows (donor names and addresses: a private "
+            "location) are written as rejects/{state}/{run_id}.csv, with the reason for each "
+            "row. Empty: the Airflow Variable state_finance_ingest_rejects_location; neither "
+            "set: the run fails.",
         ),
         "max_rejected_share": Param(
             0.05,
@@ -107,14 +114,9 @@ with DAG(
     @task
     def selected_states(params: dict | None = None) -> list[str]:
         """The states to map over: validated against the registry, duplicates dropped."""
-        from precinct.finance.registry import get_ingestor
+        from precinct.operators.finance import selected_states as select
 
-        chosen = list(dict.fromkeys(s.strip().lower() for s in (params or {}).get("states", [])))
-        if not chosen:
-            raise ValueError("Param 'states' is empty: choose at least one state")
-        for state in chosen:
-            get_ingestor(state)  # raises, naming the registered states
-        return chosen
+        return select(params or {})
 
     StateFinanceIngestOperator.partial(
         task_id="ingest_state",

@@ -123,7 +123,14 @@ def healthy(service: Service) -> bool:
 def env(service: Service) -> dict[str, str]:
     # google-cloud-bigquery sends every call there; the connection itself is the Sheets
     # stand-in's google_cloud_default (project demo), shared with real BigQuery's code path.
-    return {"BIGQUERY_EMULATOR_HOST": service.url}
+    from devstack.seed_flake_rate import DATASET
+
+    return {
+        "BIGQUERY_EMULATOR_HOST": service.url,
+        # flake_rate_refresh's `dataset` Param defaults to None (a deployment sets this
+        # Variable): the synthetic dataset loaded at start.
+        "AIRFLOW_VAR_FLAKE_RATE_REFRESH_DATASET": DATASET,
+    }
 
 
 def client(url: str | None = None, project: str = PROJECT):

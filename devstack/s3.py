@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devstack.core import HOST, Service, conn_json, http_ok, python_argv
+from devstack.finance_data import BUCKET, RAW_PREFIX
 
 PORT = 15005
 REGION = "us-east-1"
@@ -20,6 +21,10 @@ def env(service: Service) -> dict[str, str]:
             password="devstack-secret",  # noqa: S106 - moto accepts any key pair
             extra={"endpoint_url": service.url, "region_name": REGION},
         ),
+        # state_finance_ingest's location Params default to None (a deployment sets these
+        # Variables to buckets it owns): the bucket the stand-in is seeded with.
+        "AIRFLOW_VAR_STATE_FINANCE_INGEST_SOURCE": f"s3://{BUCKET}/{RAW_PREFIX}",
+        "AIRFLOW_VAR_STATE_FINANCE_INGEST_REJECTS_LOCATION": f"s3://{BUCKET}",
     }
 
 

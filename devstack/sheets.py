@@ -56,6 +56,10 @@ def env(service: Service) -> dict[str, str]:
                 "sheets_endpoint": service.url,
             },
         ),
+        # The DAGs' spreadsheet Params default to None (a deployment sets these Variables):
+        # devstack's spreadsheet, so `make demo` runs the audit and the refresh on their defaults.
+        "AIRFLOW_VAR_CIVIS_WORKFLOW_AUDIT_SPREADSHEET_ID": DEMO_SPREADSHEET_ID,
+        "AIRFLOW_VAR_FLAKE_RATE_REFRESH_SPREADSHEET_ID": DEMO_SPREADSHEET_ID,
     }
 
 

@@ -32,3 +32,31 @@ def run_airflow(*args: str, extra_env: dict[str, str] | None = None, timeout: in
         check=False,
         cwd=REPO,
     )
+
+
+def run_id_of(output: str) -> str:
+    """The run id `airflow dags test` printed (a manual run's)."""
+    import re
+
+    match = re.search(r"run_id=(manual__[^\s,>]+)", output)
+    assert match, output[-3000:]
+    return match.group(1)
+
+
+def task_tries(dag_id: str, run_id: str) -> dict[str, tuple[str, int]]:
+    """Each task instance's final state and try number in one run, from the metadata DB:
+    `task_id` for a task, `task_id[map index]` for each of a mapped task's instances."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        tis = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id,
+                                       TaskInstance.run_id == run_id)
+        ).all()
+        return {
+            (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"):
+                (str(ti.state), ti.try_number)
+            for ti in tis
+        }

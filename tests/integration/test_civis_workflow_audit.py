@@ -9,6 +9,7 @@ its faults to their paths and asserts on its own rows only.
 from __future__ import annotations
 
 import ast
+import html
 import json
 import re
 import time
@@ -20,9 +21,11 @@ import pytest
 
 from devstack import civis, sheets, smtp
 from precinct.hooks.civis import CivisHook
-from tests.support import run_airflow
+from tests.support import run_airflow, run_id_of, task_tries
 
 DAG_ID = "civis_workflow_audit"
+SPREADSHEET_VARIABLE = "civis_workflow_audit_spreadsheet_id"
+SPREADSHEET_ENV = f"AIRFLOW_VAR_{SPREADSHEET_VARIABLE.upper()}"
 HOURLY = {"scheduled": True, "scheduledDays": list(range(7)), "scheduledHours": list(range(24)),
           "scheduledRunsPerHour": 1}
 DAILY_2330 = {"scheduled": True, "scheduledDays": list(range(7)), "scheduledHours": [23],
@@ -42,11 +45,15 @@ def definition(*job_ids: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(logical: datetime, spreadsheet: str, **conf) -> str:
+def run(logical: datetime, spreadsheet: str | None, env: dict[str, str] | None = None,
+        **conf) -> str:
+    """One audit with `airflow dags test`; `spreadsheet` None leaves the Param empty."""
+    if spreadsheet is not None:
+        conf = {"spreadsheet_id": spreadsheet, **conf}
     result = run_airflow(
         "dags", "test", DAG_ID, logical.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "-c",
-        json.dumps({"spreadsheet_id": spreadsheet, **conf}),
-        extra_env={"PRECINCT_RETRY_DELAY_SECONDS": "1"}, timeout=600,
+        json.dumps(conf),
+        extra_env={"PRECINCT_RETRY_DELAY_SECONDS": "1", **(env or {})}, timeout=600,
     )
     return result.stdout + result.stderr
 
@@ -226,6 +233,58 @@ def test_one_mail_for_the_failure_and_none_on_the_next_run(seeded, first_run):
     output = run(seeded["logical"] + timedelta(minutes=30), seeded["spreadsheet"])
     assert "state=success" in output, output[-4000:]
     assert mails_about(name, since) == []
+
+
+def test_a_manual_run_between_ticks_does_not_mail_the_failure_again(seeded, first_run):
+    # Triggered at :10 past the first run's tick: its interval (the 30 minutes before) holds
+    # the failure the first run mailed, and the next tick's run would mail any later one.
+    name = f"Failing {seeded['tag']}"
+    since = time.time()
+    output = run(seeded["logical"] + timedelta(minutes=10), seeded["spreadsheet"])
+    assert "state=success" in output, output[-4000:]
+    assert re.search(r"\d+ workflow\(s\) failed in this run's interval; not mailed", output)
+    assert mails_about(name, since) == []
+    assert len(mails_about(name, first_run["since"])) == 1
+
+
+def test_an_empty_spreadsheet_param_writes_to_the_variables_spreadsheet(seeded, first_run):
+    spreadsheet = f"audit-{seeded['tag']}-variable"
+    sheets.create_spreadsheet(spreadsheet, sheets=["Sheet1"])
+    demo_calls = demo_spreadsheet_calls()
+    output = run(seeded["logical"] + timedelta(minutes=150), None,
+                 env={SPREADSHEET_ENV: spreadsheet}, email_new_failures=False)
+    assert "state=success" in output, output[-4000:]
+    assert f"spreadsheet_id: the Param is empty, using the Airflow Variable " \
+           f"'{SPREADSHEET_VARIABLE}'" in output
+    rows = rows_by_id(sheets.tab_state(spreadsheet, "Workflows")["values"], "workflow_id")
+    assert rows[str(seeded["failing"]["id"])]["status"] == "failed"
+    jobs = rows_by_id(sheets.tab_state(spreadsheet, "Jobs")["values"], "job_id")
+    assert jobs[str(seeded["jobs"]["load"]["id"])]["state"] == "failed"
+    # Nothing went to devstack's own spreadsheet (the Variable devstack sets was overridden).
+    assert demo_spreadsheet_calls() == demo_calls
+
+
+def demo_spreadsheet_calls() -> int:
+    return sum(f"/spreadsheets/{sheets.DEMO_SPREADSHEET_ID}" in c["path"]
+               for c in sheets.calls())
+
+
+def test_no_spreadsheet_anywhere_fails_at_once_before_any_civis_call(seeded, first_run):
+    since = time.time()
+    output = run(seeded["logical"] + timedelta(minutes=180), None, env={SPREADSHEET_ENV: ""})
+    assert "state=failed" in output, output[-4000:]
+    message = (f"spreadsheet_id is not set: the Param 'spreadsheet_id' is empty and the "
+               f"Airflow Variable '{SPREADSHEET_VARIABLE}' is not set")
+    assert message in output
+    tries = task_tries(DAG_ID, run_id_of(output))
+    assert tries["collect"] == ("failed", 1), tries  # no retry: configuration, not a glitch
+    assert tries["write_tabs"][0] == "upstream_failed"
+    assert civis.calls(since=since)["total"] == 0
+    failure = [m for m in smtp.messages()
+               if m["Subject"] == f"[precinct] {DAG_ID}.collect failed"
+               and m["Date"].datetime.timestamp() >= since - 1]
+    assert len(failure) == 1
+    assert SPREADSHEET_VARIABLE in html.unescape(failure[0].get_body().get_content())
 
 
 def test_failed_sheet_write_keeps_the_old_tab(seeded, first_run):

@@ -24,11 +24,14 @@ from tests.integration.flake_rate_expected import (
     expected_upcoming,
     saturday,
 )
-from tests.support import run_airflow
+from tests.support import run_airflow, run_id_of, task_tries
 
 pytestmark = pytest.mark.integration
 
 SPREADSHEET = "flake-rate-dag-test"
+VARIABLE_SPREADSHEET = "flake-rate-dag-variable"
+DATASET_VARIABLE = "flake_rate_refresh_dataset"
+SPREADSHEET_VARIABLE = "flake_rate_refresh_spreadsheet_id"
 DATASET, MOVED = "flake_dag_test", "flake_dag_moved"
 TYPES = seed.DEFAULT_EVENT_TYPE_IDS
 FLAKE_COLUMNS = ["Region", "Organizer", "Week_Start", "Week_End", "Current_Week", "Completed",
@@ -67,6 +70,19 @@ def refresh(dataset: str, **conf):
     assert result.returncode == 0, output[-4000:]
     assert "state=success" in output, output[-4000:]
     return output
+
+
+def variables(dataset: str, spreadsheet: str) -> dict[str, str]:
+    """The Airflow Variables a run with empty params falls back to ("" = not set)."""
+    return {f"AIRFLOW_VAR_{DATASET_VARIABLE.upper()}": dataset,
+            f"AIRFLOW_VAR_{SPREADSHEET_VARIABLE.upper()}": spreadsheet}
+
+
+def refresh_with(conf: dict, env: dict[str, str]) -> str:
+    """A refresh with exactly this form (empty: the Variables) and these Variables."""
+    result = run_airflow("dags", "test", "flake_rate_refresh", "-c", json.dumps(conf),
+                         extra_env={"PRECINCT_RETRY_DELAY_SECONDS": "1", **env})
+    return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +175,58 @@ def test_a_failing_gate_leaves_the_sheet_untouched_and_sends_one_email(data):
     assert "Not published: the Sheet keeps the last good numbers" in text
     assert f"Dataset {MOVED}" in text
     assert "Dana Whitfield" not in text, "no names in alerts"
+
+
+# -- empty params: the Airflow Variables; nothing usable: a failure without retries -----------
+
+
+def test_empty_params_publish_from_the_variables_dataset_to_the_variables_sheet(data):
+    seed_data, _output = data
+    sheets.create_spreadsheet(VARIABLE_SPREADSHEET, title="Flake rate (Variable)",
+                              sheets=["Sheet1"])
+    try:
+        output = refresh_with({}, variables(DATASET, VARIABLE_SPREADSHEET))
+        assert "state=success" in output, output[-4000:]
+        for param, variable in (("dataset", DATASET_VARIABLE),
+                                ("spreadsheet_id", SPREADSHEET_VARIABLE)):
+            assert f"{param}: the Param is empty, using the Airflow Variable '{variable}'" \
+                in output
+        flake = sheets.tab_state(VARIABLE_SPREADSHEET, "Flake rate")["values"]
+        today = seed_data.today
+        expected = expected_flake_rate(seed_data.tables,
+                                       start_date=saturday(today) - timedelta(weeks=12),
+                                       as_of=today, event_type_ids=TYPES)
+        assert_same_cells(_typed(flake, FLAKE_COLUMNS), expected, rate_places=5e-5)
+    finally:
+        sheets.admin("DELETE", f"spreadsheets/{VARIABLE_SPREADSHEET}")
+
+
+def _failed_at_once(output: str) -> dict[str, tuple[str, int]]:
+    assert "state=failed" in output, output[-4000:]
+    tries = task_tries("flake_rate_refresh", run_id_of(output))
+    assert tries["settings"] == ("failed", 1), tries  # a setting: no retry can fix it
+    assert tries["query_warehouse"][0] == "upstream_failed", tries
+    return tries
+
+
+def test_no_dataset_anywhere_fails_at_once_naming_the_param_and_the_variable(data):
+    before = sheets.spreadsheet_state(SPREADSHEET)
+    output = refresh_with({"spreadsheet_id": SPREADSHEET}, variables("", ""))
+    _failed_at_once(output)
+    assert ("dataset is not set: the Param 'dataset' is empty and the Airflow Variable "
+            f"'{DATASET_VARIABLE}' is not set") in output
+    assert sheets.spreadsheet_state(SPREADSHEET) == before
+
+
+def test_a_bad_variable_or_form_value_fails_at_once(data):
+    # The Variable's dataset is checked exactly as the form's (it goes into the SQL's FROM).
+    output = refresh_with({"spreadsheet_id": SPREADSHEET},
+                          variables("van_tx`; DROP TABLE x; --", SPREADSHEET))
+    _failed_at_once(output)
+    assert (f"Invalid value of the Airflow Variable '{DATASET_VARIABLE}' (the Param 'dataset' "
+            "is empty): not a BigQuery dataset id") in output
+    # A form value the form's schema lets through but the refresh cannot use.
+    output = refresh_with({"dataset": DATASET, "spreadsheet_id": SPREADSHEET,
+                           "start_date": "2099-01-06"}, {})
+    _failed_at_once(output)
+    assert "Invalid form value: start_date 2099-01-06 is after the refresh date" in output

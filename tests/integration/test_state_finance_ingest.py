@@ -4,7 +4,8 @@ so that another test clearing devstack's shared mailbox meanwhile cannot change 
 
 Every scenario writes its own state files (devstack.seed_finance, small) into tmp_path and reads
 them through `file://` sources, except the first-run test, which runs the DAG on its default
-params (devstack's `s3://precinct-finance/raw`, rejects to `s3://precinct-finance`). What a run
+params: empty locations, so the Airflow Variables devstack sets (`s3://precinct-finance/raw`,
+rejects to `s3://precinct-finance`). What a run
 should produce is worked out independently by running the state's ingestor over the same files
 in this process (`expected`), and every outcome is read back from where it lands: documents
 through the alias, alias targets, index settings, the rejects CSV, the captured e-mails, task
@@ -38,7 +39,7 @@ from precinct.finance.locations import state_source
 from precinct.finance.models import ContributionDoc, Reject, ReportDoc
 from precinct.finance.registry import get_ingestor
 from precinct.hooks.elasticsearch import ElasticsearchHook
-from tests.support import run_airflow
+from tests.support import run_airflow, task_tries
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +48,14 @@ TASK_ID = "ingest_state"
 FAST_RETRIES = {"PRECINCT_RETRY_DELAY_SECONDS": "1"}
 RUN_ENV: dict[str, str] = {}  # FAST_RETRIES + this module's SMTP capture (see clean_slate)
 MAILDIR: Path  # set by the mail_env fixture
-DEFAULT_SOURCE = "s3://precinct-finance/raw"  # the DAG's default params
+DEFAULT_SOURCE = "s3://precinct-finance/raw"  # devstack's Variables, used by the default params
 DEFAULT_REJECTS_BUCKET = "precinct-finance"
 REJECTS_HEADER = ["reason", "file", "line", "detail"]
 GUARD_SUBJECT = "[precinct] state_finance_ingest: {state} not promoted"
 FAILURE_SUBJECT = f"[precinct] {DAG_ID}.{TASK_ID} failed"
 STAMP = r"\d{8}t\d{6}z"
+SOURCE_VARIABLE = "state_finance_ingest_source"
+REJECTS_VARIABLE = "state_finance_ingest_rejects_location"
 
 
 # -- what a run should produce, worked out without Airflow -----------------------------------
@@ -560,3 +563,59 @@ def test_above_the_maximum_rejected_share_the_state_fails_before_promotion(es, t
     rows = file_rejects(tmp_path / "out", "tx", run.run_id)
     assert rows == expected_reject_rows(want)
     assert len(failure_mails(run.run_id)) == 1
+
+
+# -- empty locations: the Airflow Variables; nothing usable: one failure, without retries -------
+
+
+def location_variables(source: str, rejects: str) -> dict[str, str]:
+    """The Variables an empty `source` / `rejects_location` falls back to ("" = not set)."""
+    return {f"AIRFLOW_VAR_{SOURCE_VARIABLE.upper()}": source,
+            f"AIRFLOW_VAR_{REJECTS_VARIABLE.upper()}": rejects}
+
+
+def test_empty_locations_read_and_write_where_the_variables_say(es, tmp_path):
+    write_state(tmp_path / "raw", "tx", rows=1500, seed=71)
+    want = expected((tmp_path / "raw").as_uri(), "tx")
+    RUN_ENV.update(location_variables((tmp_path / "raw").as_uri(), (tmp_path / "out").as_uri()))
+
+    run = ingest({"states": ["tx"]})  # source and rejects_location left empty
+
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.states == {"tx": "success"}
+    assert_live(es, "tx", want)  # the Variable's files, not devstack's bucket
+    assert file_rejects(tmp_path / "out", "tx", run.run_id) == expected_reject_rows(want)
+    assert run.summaries["tx"]["rejects_file"] == \
+        (tmp_path / "out" / "rejects" / "tx" / f"{run.run_id}.csv").as_uri()
+
+
+def _failed_before_mapping(run: Run, es: ElasticsearchHook) -> None:
+    assert run.returncode != 0
+    tries = task_tries(DAG_ID, run.run_id)
+    assert tries["selected_states"] == ("failed", 1), tries  # no retry can fix a setting
+    assert tries[TASK_ID][0] == "upstream_failed", tries  # no state started
+    assert state_indices(es, "tx") == [] and state_indices(es, "mi") == []
+    subject = f"[precinct] {DAG_ID}.selected_states failed"
+    # One e-mail for the run, not one per state.
+    assert len([m for m in messages() if m["Subject"] == subject]) == 1
+
+
+def test_no_locations_anywhere_fail_once_before_any_state_starts(es):
+    RUN_ENV.update(location_variables("", ""))
+
+    run = ingest({})  # every state, locations empty
+
+    _failed_before_mapping(run, es)
+    assert (f"source is not set: the Param 'source' is empty and the Airflow Variable "
+            f"'{SOURCE_VARIABLE}' is not set") in run.output
+
+
+def test_a_bad_rejects_variable_fails_once_before_any_state_starts(es, tmp_path):
+    write_state(tmp_path / "raw", "tx", rows=300, seed=72)
+    RUN_ENV.update(location_variables((tmp_path / "raw").as_uri(), "gs://precinct-rejects"))
+
+    run = ingest({"states": ["tx"]})
+
+    _failed_before_mapping(run, es)
+    assert (f"Invalid value of the Airflow Variable '{REJECTS_VARIABLE}' (the Param "
+            "'rejects_location' is empty): must be a file:// or s3:// URL") in run.output

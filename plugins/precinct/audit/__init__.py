@@ -22,6 +22,7 @@ from precinct.audit.core import (
     job_summary,
     last_due,
     mail_window,
+    mails_its_window,
     new_failures,
     summarize_executions,
     workflow_row,
@@ -32,6 +33,6 @@ __all__ = [
     "JOB_COLUMNS", "WORKFLOW_COLUMNS", "Definition", "History", "JobInfo", "build",
     "definition_summary", "describe_schedule", "due_times", "frames", "history_from_summary",
     "history_summary", "is_overdue", "job_ids_from_definition", "job_rows", "job_summary",
-    "last_due", "mail_window", "new_failures", "summarize_executions", "workflow_row",
-    "workflow_summary",
+    "last_due", "mail_window", "mails_its_window", "new_failures", "summarize_executions",
+    "workflow_row", "workflow_summary",
 ]

@@ -15,6 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 OVERDUE_GRACE = timedelta(minutes=15)
+# The audit's schedule (`*/30 * * * *`): each run mails the failures of the 30 minutes before it.
+MAIL_PERIOD = timedelta(minutes=30)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ACTIVE_STATES = frozenset({"queued", "running"})
 FAILED_STATES = frozenset({"failed", "cancelled"})
 SUCCESS_STATES = frozenset({"succeeded", "success"})
@@ -531,13 +534,32 @@ def new_failures(rows: Iterable[Mapping[str, Any]], start: datetime, end: dateti
 
 
 def mail_window(start: datetime | None, end: datetime | None,
-                period: timedelta = timedelta(minutes=30)) -> tuple[datetime, datetime]:
+                period: timedelta = MAIL_PERIOD) -> tuple[datetime, datetime]:
     """The data interval, or [end - period, end) when the timetable gives a point in time."""
     end = parse_time(end) or datetime.now(UTC)
     start = parse_time(start)
     if start is None or start >= end:
         start = end - period
     return start, end
+
+
+def mails_its_window(logical_date: Any, start: datetime, end: datetime,
+                     period: timedelta = MAIL_PERIOD) -> bool:
+    """Whether a run mails the failures of its window [start, end).
+
+    Only when the window is the schedule's own for the run's logical date: the `period` up to a
+    tick of the audit's `*/30` schedule (:00 or :30; checked in UTC, which agrees with every
+    time zone whose offset is a whole number of half hours) that is the logical date. Airflow
+    holds at most one run per logical date, and the scheduler skips a tick a manual run already
+    holds, so each window is mailed by one run and each failure is mailed once. A run triggered
+    at any other moment (a manual run: no logical date, one between ticks, or an interval of its
+    own) overlaps the windows of the scheduled runs before and after it, which mail those
+    failures: it mails nothing.
+    """
+    tick = parse_time(logical_date)
+    if tick is None or (tick - _EPOCH) % period:
+        return False
+    return (start, end) == (tick - period, tick)
 
 
 def _order(row: Mapping[str, Any], state_key: str) -> tuple:

@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 from precinct.finance.source import LocalSource, Source
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# The DAG's `source` and `rejects_location` Params carry the same pattern (the form's check).
+LOCATION_PATTERN = r"^(file|s3)://\S+$"
 
 
 class S3Source:
@@ -73,6 +75,15 @@ def parse_location(url: str) -> tuple[str, str, str]:
             raise ValueError(f"not a valid S3 bucket name in {url!r}")
         return "s3", parts.netloc, parts.path.strip("/")
     raise ValueError(f"source location must start with file:// or s3://, got {url!r}")
+
+
+def check_location(url: str) -> str:
+    """A base URL as the DAG form accepts it (file:// or s3://, no spaces) and `parse_location`
+    can use; ValueError saying why otherwise. Returns it stripped."""
+    if not isinstance(url, str) or not re.match(LOCATION_PATTERN, url.strip()):
+        raise ValueError(f"must be a file:// or s3:// URL without spaces, got {url!r}")
+    parse_location(url)
+    return url.strip()
 
 
 def state_source(base_url: str, state: str, s3_client_factory: Any = None) -> Source:

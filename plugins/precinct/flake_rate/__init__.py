@@ -18,7 +18,8 @@ _EXPORTS = {
     "UPCOMING_TAB": "frames", "SheetFormatError": "frames", "flake_rate_frame": "frames",
     "from_sheet": "frames", "to_sheet": "frames", "upcoming_frame": "frames",
     "GateFailure": "gates", "GateReport": "gates", "run_gates": "gates",
-    "RefreshSettings": "settings", "resolve_settings": "settings", "week_start": "settings",
+    "InvalidSetting": "settings", "RefreshSettings": "settings",
+    "resolve_settings": "settings", "week_start": "settings",
     "render": "sql", "validate_dataset": "sql",
 }
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,9 @@
-"""The refresh's settings, resolved and checked from the DAG's params and the run's date."""
+"""The refresh's settings, resolved and checked from the DAG's params and the run's date.
+
+A value that cannot be used raises `InvalidSetting` (a ValueError naming the param): the task
+layer (`precinct.operators.flake_rate`) turns it into a failure without retries, since retrying
+cannot fix a form value. No Airflow here.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,14 @@ DEFAULT_LOOKBACK_WEEKS = 12
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_ROW_COUNT_TOLERANCE = 0.10
 DEFAULT_CLOSEOUT_DAYS = 7
+
+
+class InvalidSetting(ValueError):
+    """A param value the refresh cannot use; the message names the param."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 def week_start(day: date) -> date:
@@ -55,17 +68,23 @@ class RefreshSettings:
 
 
 def resolve_settings(params: Mapping[str, Any], as_of: date) -> RefreshSettings:
-    """Check the params (ValueError naming the bad one) and fill in the defaults."""
-    dataset = validate_dataset(str(params.get("dataset") or "").strip())
+    """Check the params (InvalidSetting naming the bad one) and fill in the defaults."""
+    try:
+        dataset = validate_dataset(str(params.get("dataset") or "").strip())
+    except ValueError as exc:
+        raise InvalidSetting("dataset", f"dataset: {exc}") from None
     raw_types = params.get("event_type_ids")
     if isinstance(raw_types, str):
         raw_types = [part for part in raw_types.replace(" ", "").split(",") if part]
     try:
         event_types = tuple(sorted({int(t) for t in raw_types or []}))
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"event_type_ids must be VAN event type ids, got {raw_types!r}") from exc
+        raise InvalidSetting("event_type_ids",
+                             f"event_type_ids must be VAN event type ids, got {raw_types!r}"
+                             ) from exc
     if not event_types or any(t <= 0 for t in event_types):
-        raise ValueError("event_type_ids needs at least one positive VAN event type id")
+        raise InvalidSetting("event_type_ids",
+                             "event_type_ids needs at least one positive VAN event type id")
     raw_start = params.get("start_date")
     if raw_start in (None, ""):
         start = week_start(as_of) - timedelta(weeks=DEFAULT_LOOKBACK_WEEKS)
@@ -73,12 +92,13 @@ def resolve_settings(params: Mapping[str, Any], as_of: date) -> RefreshSettings:
         try:
             start = raw_start if isinstance(raw_start, date) else date.fromisoformat(str(raw_start))
         except ValueError as exc:
-            raise ValueError(f"start_date must be YYYY-MM-DD, got {raw_start!r}") from exc
+            raise InvalidSetting("start_date",
+                                 f"start_date must be YYYY-MM-DD, got {raw_start!r}") from exc
     if start > as_of:
-        raise ValueError(f"start_date {start} is after the refresh date {as_of}")
+        raise InvalidSetting("start_date", f"start_date {start} is after the refresh date {as_of}")
     spreadsheet_id = str(params.get("spreadsheet_id") or "").strip()
     if not spreadsheet_id:
-        raise ValueError("spreadsheet_id is required")
+        raise InvalidSetting("spreadsheet_id", "spreadsheet_id is required")
     return RefreshSettings(
         dataset=dataset,
         event_type_ids=event_types,
@@ -98,9 +118,9 @@ def _fraction(params: Mapping[str, Any], key: str, default: float) -> float:
     try:
         value = float(raw)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{key} must be a number between 0 and 1, got {raw!r}") from exc
+        raise InvalidSetting(key, f"{key} must be a number between 0 and 1, got {raw!r}") from exc
     if not math.isfinite(value) or not 0 <= value <= 1:
-        raise ValueError(f"{key} must be between 0 and 1, got {raw!r}")
+        raise InvalidSetting(key, f"{key} must be between 0 and 1, got {raw!r}")
     return value
 
 
@@ -111,7 +131,7 @@ def _days(params: Mapping[str, Any], key: str, default: int) -> int:
     try:
         value = int(raw)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{key} must be a whole number of days, got {raw!r}") from exc
+        raise InvalidSetting(key, f"{key} must be a whole number of days, got {raw!r}") from exc
     if not 0 <= value <= 60 or value != float(raw):
-        raise ValueError(f"{key} must be between 0 and 60 days, got {raw!r}")
+        raise InvalidSetting(key, f"{key} must be between 0 and 60 days, got {raw!r}")
     return value

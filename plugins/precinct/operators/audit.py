@@ -42,6 +42,7 @@ from precinct.audit import core
 
 log = logging.getLogger(__name__)
 
+DAG_ID = "civis_workflow_audit"
 PAGE = 50  # the spec's maximum `limit` for the workflows, executions and jobs lists
 EXECUTIONS_PAGE = PAGE
 CONCURRENCY = 16
@@ -228,15 +229,27 @@ def _slim(item: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
 # -- task bodies (called from dags/civis_workflow_audit.py) -------------------------------------
 
 
+def spreadsheet_for_run(params: Mapping[str, Any]) -> str:
+    """The Param `spreadsheet_id`, else the Airflow Variable `civis_workflow_audit_spreadsheet_id`
+    (what scheduled runs use); neither set fails the task at once, naming both."""
+    from precinct import settings
+
+    return settings.required(params.get("spreadsheet_id"), dag_id=DAG_ID,
+                             param="spreadsheet_id")
+
+
 def collect_task(params: Mapping[str, Any], ti: Any = None) -> dict[str, Any]:
+    """Everything from Civis, plus the spreadsheet the tabs go to: resolved first, so a
+    deployment without one fails before any Civis call."""
     from precinct.hooks.civis import CivisHook
 
+    spreadsheet_id = spreadsheet_for_run(params)
     cache = previous_definitions(ti) if ti is not None else {}
     hook = CivisHook()
     xcoms = collect_xcoms(collect(hook, params.get("watched_workflow_ids") or [], cache))
     if ti is not None:
         ti.xcom_push(key="definitions", value=xcoms["definitions"])
-    return xcoms["return_value"]
+    return {**xcoms["return_value"], "spreadsheet_id": spreadsheet_id}
 
 
 def collect_xcoms(collected: dict[str, Any]) -> dict[str, Any]:
@@ -268,11 +281,20 @@ def previous_definitions(ti: Any) -> dict[str, Any]:
 
 
 def compute_task(collected: Mapping[str, Any], data_interval_start: Any = None,
-                 data_interval_end: Any = None, now: datetime | None = None) -> dict[str, Any]:
+                 data_interval_end: Any = None, logical_date: Any = None,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """The tabs' rows, and the new failures to mail: those whose latest failure finished inside
+    this run's data interval, when that interval is the schedule's own for the run's logical
+    date (`core.mails_its_window`); a manual run between ticks mails none."""
     now = now or datetime.now(UTC)
     wf_rows, jb_rows = core.build(collected, now)
     start, end = core.mail_window(data_interval_start, data_interval_end)
     fresh = core.new_failures(wf_rows, start, end)
+    mails = core.mails_its_window(logical_date, start, end)
+    if not mails and fresh:
+        log.info("%d workflow(s) failed in this run's interval; not mailed: the interval is not "
+                 "the schedule's own (a manual run), the scheduled runs mail them", len(fresh))
+        fresh = []
     for row in wf_rows:
         del row["_last_failure"]  # the mail rule's: the write and mail tasks read neither
     figures = {
@@ -285,8 +307,10 @@ def compute_task(collected: Mapping[str, Any], data_interval_start: Any = None,
         "new_failures": len(fresh),
         "api_calls": collected.get("api_calls"),
     }
-    log.info("Audit: %s; mail window %s to %s", figures, start.isoformat(), end.isoformat())
+    log.info("Audit: %s; mail window %s to %s (%s)", figures, start.isoformat(),
+             end.isoformat(), "mailed by this run" if mails else "not this run's to mail")
     return {"workflows": wf_rows, "jobs": jb_rows, "figures": figures,
+            "spreadsheet_id": collected.get("spreadsheet_id"),
             "new_failures": [{k: r[k] for k in ("workflow_id", "workflow", "owner",
                                                 "failure_streak", "failing_jobs", "error",
                                                 "last_finish")} for r in fresh]}

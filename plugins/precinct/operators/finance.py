@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow.sdk import AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
@@ -29,6 +29,51 @@ log = logging.getLogger(__name__)
 
 PROMOTED_ALIASES = AssetAlias(name="state_finance_promoted")
 REJECTS_HEADER = ("reason", "file", "line", "detail")
+# The DAG whose Airflow Variables (`state_finance_ingest_source`,
+# `state_finance_ingest_rejects_location`) fill in an empty source or rejects location.
+DAG_ID = "state_finance_ingest"
+
+
+class Settings(NamedTuple):
+    """One run's checked parameters, the locations resolved."""
+
+    state: str
+    source: str
+    rejects_location: str
+    max_rejected_share: float
+    force_promotion: bool
+    keep_indices: int
+
+
+def resolve_locations(source: str | None, rejects_location: str | None) -> tuple[str, str]:
+    """The source and rejects locations: the form's values, else the Airflow Variables
+    `state_finance_ingest_source` / `state_finance_ingest_rejects_location`, each checked as the
+    form checks it. Neither set, or a bad value, fails the task at once (no retries)."""
+    from precinct import settings as deployment
+    from precinct.finance.locations import check_location
+
+    return (
+        deployment.required(source, dag_id=DAG_ID, param="source", check=check_location),
+        deployment.required(rejects_location, dag_id=DAG_ID, param="rejects_location",
+                            check=check_location),
+    )
+
+
+def selected_states(params: dict[str, Any]) -> list[str]:
+    """The states to map over: validated against the registry, duplicates dropped. A bad
+    choice fails the task at once (no retry can fix a form value), and so do missing or bad
+    locations: once here, rather than once per mapped state."""
+    from precinct import settings as deployment
+    from precinct.finance.registry import get_ingestor
+
+    with deployment.invalid_form_values():
+        chosen = list(dict.fromkeys(str(s).strip().lower() for s in params.get("states") or []))
+        if not chosen:
+            raise ValueError("Param 'states' is empty: choose at least one state")
+        for state in chosen:
+            get_ingestor(state)  # raises, naming the registered states
+    resolve_locations(params.get("source"), params.get("rejects_location"))
+    return chosen
 
 
 def alias_asset_uri(alias: str) -> str:
@@ -41,8 +86,10 @@ class StateFinanceIngestOperator(BaseOperator):
 
     :param state: two-letter code of a registered state (`precinct.finance.registry`).
     :param source: base URL of the raw files, `file://...` or `s3://bucket/prefix`; the state's
-        files are under `{source}/{state}/`.
-    :param rejects_location: base URL where `rejects/{state}/{run_id}.csv` is written.
+        files are under `{source}/{state}/`. None or empty: the Airflow Variable
+        `state_finance_ingest_source`, read when the task runs.
+    :param rejects_location: base URL where `rejects/{state}/{run_id}.csv` is written. None or
+        empty: the Airflow Variable `state_finance_ingest_rejects_location`.
     :param max_rejected_share: rejected rows over in-scope rows above which the state fails
         before promotion (0.05 = 5%).
     :param force_promotion: promote even when the new index holds under `guard_ratio` of the live
@@ -60,8 +107,8 @@ class StateFinanceIngestOperator(BaseOperator):
         self,
         *,
         state: str,
-        source: str,
-        rejects_location: str,
+        source: str | None = None,
+        rejects_location: str | None = None,
         max_rejected_share: float | str = 0.05,
         force_promotion: bool | str = False,
         keep_indices: int | str = 2,
@@ -88,25 +135,40 @@ class StateFinanceIngestOperator(BaseOperator):
 
     # -- parameters -------------------------------------------------------------------------
 
-    def _validated(self) -> tuple[str, float, bool, int]:
+    def _validated(self) -> Settings:
+        """Every parameter checked before anything is read or created. A value that cannot be
+        used fails the task at once, without retries: retrying cannot fix a form value.
+
+        `source` and `rejects_location` left empty (None) come from the Airflow Variables
+        `state_finance_ingest_source` / `state_finance_ingest_rejects_location`; neither set
+        fails the task, naming the Param and the Variable.
+        """
+        from precinct import settings as deployment
         from precinct.finance.indices import check_state
         from precinct.finance.registry import get_ingestor
 
-        state = check_state(str(self.state).strip().lower())
-        get_ingestor(state)  # unknown state: a clear error naming the registered ones
-        try:
-            share = float(self.max_rejected_share)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"max_rejected_share must be a number, got {self.max_rejected_share!r}"
-            ) from None
-        if not 0 <= share <= 1:
-            raise ValueError(f"max_rejected_share must be between 0 and 1, got {share}")
-        keep = int(self.keep_indices)
-        if keep < 1:
-            raise ValueError(f"keep_indices must be at least 1 (the live index), got {keep}")
+        with deployment.invalid_form_values():
+            state = check_state(str(self.state).strip().lower())
+            get_ingestor(state)  # unknown state: a clear error naming the registered ones
+            try:
+                share = float(self.max_rejected_share)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"max_rejected_share must be a number, got {self.max_rejected_share!r}"
+                ) from None
+            if not 0 <= share <= 1:
+                raise ValueError(f"max_rejected_share must be between 0 and 1, got {share}")
+            try:
+                keep = int(self.keep_indices)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"keep_indices must be a whole number, got {self.keep_indices!r}"
+                ) from None
+            if keep < 1:
+                raise ValueError(f"keep_indices must be at least 1 (the live index), got {keep}")
+        source, rejects = resolve_locations(self.source, self.rejects_location)
         force = self.force_promotion in (True, "true", "True", "yes", "1", 1)
-        return state, share, force, keep
+        return Settings(state, source, rejects, share, force, keep)
 
     def _s3_client(self) -> Any:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -122,9 +184,11 @@ class StateFinanceIngestOperator(BaseOperator):
         from precinct.finance.registry import get_ingestor
         from precinct.hooks.elasticsearch import ElasticsearchHook
 
-        state, max_share, force, keep = self._validated()
+        run = self._validated()
+        state, max_share, force, keep = (run.state, run.max_rejected_share, run.force_promotion,
+                                         run.keep_indices)
         ingestor = get_ingestor(state)()
-        source = state_source(self.source, state, self._s3_client)
+        source = state_source(run.source, state, self._s3_client)
         log.info("%s: checking input files in %s", state, source.describe(""))
         ingestor.check(source)  # before any index exists: names the missing file
 
@@ -146,7 +210,8 @@ class StateFinanceIngestOperator(BaseOperator):
         with tempfile.TemporaryDirectory(prefix=f"precinct-{state}-") as tmp:
             rejects_path = Path(tmp) / "rejects.csv"
             outcome = self._load(es, ingestor, source, new, Path(tmp), rejects_path)
-            rejects_url = self._upload_rejects(rejects_path, state, context["run_id"])
+            rejects_url = self._upload_rejects(rejects_path, state, context["run_id"],
+                                               run.rejects_location)
         stats = ingestor.stats
         rejected = dict(stats.rejected)
         if outcome["bulk_failed"]:
@@ -260,11 +325,11 @@ class StateFinanceIngestOperator(BaseOperator):
             "bulk_failed": bulk_failed,
         }
 
-    def _upload_rejects(self, path: Path, state: str, run_id: str) -> str:
-        """Publish the rejected rows with their reasons; returns where they went."""
+    def _upload_rejects(self, path: Path, state: str, run_id: str, location: str) -> str:
+        """Publish the rejected rows with their reasons under `location`; returns where."""
         from precinct.finance.locations import parse_location
 
-        scheme, bucket, base = parse_location(self.rejects_location)
+        scheme, bucket, base = parse_location(location)
         relative = f"rejects/{state}/{run_id}.csv"
         if scheme == "file":
             target = Path(base) / relative

@@ -14,10 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from precinct import connections
+from precinct import settings as deployment
 from precinct.flake_rate import (
     FLAKE_RATE_TAB,
     UPCOMING_TAB,
     GateReport,
+    InvalidSetting,
     SheetFormatError,
     flake_rate_frame,
     from_sheet,
@@ -25,12 +27,14 @@ from precinct.flake_rate import (
     run_gates,
     to_sheet,
     upcoming_frame,
+    validate_dataset,
 )
 from precinct.flake_rate.gates import GateFailure
 from precinct.tracker.dates import zone
 
 log = logging.getLogger(__name__)
 
+DAG_ID = "flake_rate_refresh"
 # The campaign timezone (PRECINCT_CAMPAIGN_TIMEZONE, default America/Chicago), as shift_reset.
 CAMPAIGN_TZ = zone()
 # Beside the data, with one empty column between: the tables are 13 and 6 columns wide.
@@ -51,9 +55,28 @@ def run_date(context: Mapping[str, Any], tz: ZoneInfo = CAMPAIGN_TZ) -> date:
     return moment.astimezone(tz).date()
 
 
+def deployment_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The params with `dataset` and `spreadsheet_id` resolved: the form's value, else the
+    Airflow Variables `flake_rate_refresh_dataset` / `flake_rate_refresh_spreadsheet_id`.
+    Neither set, or a value that does not pass the form's check, fails the task without retries.
+    """
+    return {
+        **params,
+        "dataset": deployment.required(params.get("dataset"), dag_id=DAG_ID, param="dataset",
+                                       check=validate_dataset),
+        "spreadsheet_id": deployment.required(params.get("spreadsheet_id"), dag_id=DAG_ID,
+                                              param="spreadsheet_id"),
+    }
+
+
 def settings_for_run(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """Checked settings plus the two queries' parameters, as JSON for the downstream tasks."""
-    settings = resolve_settings(params, run_date(context))
+    """Checked settings plus the two queries' parameters, as JSON for the downstream tasks.
+
+    A value that cannot be used fails the task at once: retrying cannot fix a form.
+    """
+    resolved = deployment_params(params)
+    with deployment.invalid_form_values(InvalidSetting):
+        settings = resolve_settings(resolved, run_date(context))
     return {
         **settings.to_json(),
         "query_params": {
@@ -105,7 +128,7 @@ def alert_fields(report: GateReport, settings: Mapping[str, Any], context: Mappi
     """The gate e-mail: which gate failed and why, and what the refresh was about."""
     ti = context.get("ti")
     fields = {
-        "DAG": str(getattr(ti, "dag_id", "flake_rate_refresh")),
+        "DAG": str(getattr(ti, "dag_id", DAG_ID)),
         "Run id": str(getattr(ti, "run_id", "")),
         "Outcome": "Not published: the Sheet keeps the last good numbers (the dashboard is "
                    "frozen until a refresh passes its gates)",

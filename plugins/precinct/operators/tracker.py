@@ -13,14 +13,16 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from precinct import connections
+from precinct import connections, settings
 from precinct.tracker import nightly
 from precinct.tracker.dates import pull_window, resolve_day
 from precinct.tracker.van_rows import PullResult, fill_names, nameless_van_ids, normalize
 
 log = logging.getLogger(__name__)
 
-SPREADSHEET_VARIABLE = "shift_reset_doors_spreadsheet_id"
+DAG_ID = "shift_reset"
+SPREADSHEET_PARAM = "doors_spreadsheet_id"
+SPREADSHEET_VARIABLE = settings.variable_name(DAG_ID, SPREADSHEET_PARAM)
 MAX_PERSON_LOOKUPS = 500  # people VAN sent without a name, looked up one call each
 
 
@@ -131,7 +133,9 @@ def export_doors_knocked_task(
         rows = nightly.doors_knocked_rows(conn, day)
     out: dict[str, Any] = {"day": day.isoformat(), "volunteers": len(rows),
                            "doors": sum(r["Doors knocked"] for r in rows), "appended": 0}
-    spreadsheet_id = params.get("doors_spreadsheet_id") or _variable(SPREADSHEET_VARIABLE)
+    # Optional: neither the Param nor the Variable set means no export (logged), not a failure.
+    spreadsheet_id = settings.optional(params.get(SPREADSHEET_PARAM), dag_id=DAG_ID,
+                                       param=SPREADSHEET_PARAM)
     if dry_run or not spreadsheet_id:
         out["status"] = "dry run" if dry_run else "no spreadsheet configured"
         log.info("Doors knocked for %s: %d volunteers, %d doors; not exported (%s)",
@@ -148,8 +152,3 @@ def export_doors_knocked_task(
              day, out["volunteers"], out["doors"], out["appended"], nightly.DOORS_TAB)
     return out
 
-
-def _variable(name: str) -> str | None:
-    from airflow.sdk import Variable
-
-    return (Variable.get(name, default=None) or "").strip() or None

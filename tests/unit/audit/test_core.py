@@ -21,6 +21,7 @@ from precinct.audit import (
     job_ids_from_definition,
     job_summary,
     mail_window,
+    mails_its_window,
     new_failures,
     summarize_executions,
     workflow_summary,
@@ -344,6 +345,41 @@ def test_a_failure_is_mailed_in_one_interval_only(collected):
     assert new_failures(rows, *mail_window(NOW, NOW + timedelta(minutes=30))) == []
     assert new_failures(rows, *mail_window(NOW - timedelta(hours=1),
                                            NOW - timedelta(minutes=30))) == []
+
+
+TICK = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a tick of the audit's */30 schedule
+
+
+def test_a_scheduled_run_mails_its_window():
+    # The cron timetable's data interval is the tick itself; the window is the 30 minutes
+    # before it, and every scheduled run (logical date on a tick) mails it.
+    assert mails_its_window(TICK, *mail_window(TICK, TICK))
+    half_past = TICK + timedelta(minutes=30)
+    assert mails_its_window(half_past.isoformat(), *mail_window(half_past, half_past))
+    # In the campaign's time zone the ticks are the same instants.
+    local = TICK.astimezone(CHICAGO)
+    assert mails_its_window(local, *mail_window(local, local))
+
+
+def test_a_manual_run_between_ticks_mails_nothing(collected):
+    rows, _ = build(collected, NOW)
+    manual = TICK + timedelta(minutes=10)  # triggered at 15:10: window 14:40 to 15:10
+    window = mail_window(manual, manual)
+    assert [r["workflow_id"] for r in new_failures(rows, *window)] == [2]  # in its window...
+    assert not mails_its_window(manual, *window)  # ...but the 15:00 and 15:30 runs mail it
+    # No logical date at all (a manual run triggered without one).
+    assert not mails_its_window(None, *mail_window(None, NOW))
+    # Seconds past a tick are not a tick.
+    late = TICK + timedelta(seconds=1)
+    assert not mails_its_window(late, *mail_window(late, late))
+
+
+def test_a_run_on_a_tick_with_an_interval_of_its_own_mails_nothing():
+    # A manual run on the 15:00 tick (the scheduler then skips 15:00) with a 2-hour interval
+    # overlaps the 13:30 to 14:30 ticks' windows: only the schedule's own window is mailed.
+    start = TICK - timedelta(hours=2)
+    assert not mails_its_window(TICK, *mail_window(start, TICK))
+    assert mails_its_window(TICK, *mail_window(TICK - timedelta(minutes=30), TICK))
 
 
 def test_mail_window_for_a_point_in_time_timetable():

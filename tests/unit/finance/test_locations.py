@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from precinct.finance.errors import MissingSourceFile
-from precinct.finance.locations import S3Source, parse_location, state_source
+from precinct.finance.locations import (
+    LOCATION_PATTERN,
+    S3Source,
+    check_location,
+    parse_location,
+    state_source,
+)
 from precinct.finance.models import ContributionDoc, Reject, ReportDoc
 from precinct.finance.source import LocalSource, Source
 from precinct.finance.texas import TexasIngestor
@@ -62,6 +68,31 @@ def test_parse_location_rejects_other_urls_clearly(url, message):
     with pytest.raises(ValueError, match=message) as excinfo:
         parse_location(url)
     assert repr(url.strip()) in str(excinfo.value)  # the message quotes what was given
+
+
+@pytest.mark.parametrize("url", [
+    "s3://precinct-finance/raw", "s3://acme-campaign-finance", "file:///srv/finance/raw",
+])
+def test_check_location_accepts_what_the_form_accepts(url):
+    assert check_location(f" {url} ") == url
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("", "file:// or s3:// URL"),
+    ("s3://my bucket/raw", "without spaces"),
+    ("gs://precinct-finance/raw", "file:// or s3:// URL"),
+    ("s3://Bad_Bucket/raw", "not a valid S3 bucket name"),
+    ("file://host/share", "must be local paths"),
+])
+def test_check_location_refuses_what_the_form_or_the_run_would(url, message):
+    with pytest.raises(ValueError, match=message):
+        check_location(url)
+
+
+def test_the_dag_form_checks_locations_with_the_same_pattern():
+    dag_file = Path(__file__).resolve().parents[3] / "dags" / "state_finance_ingest.py"
+    text = dag_file.read_text()
+    assert text.count(f'pattern=r"{LOCATION_PATTERN}"') == 2  # source and rejects_location
 
 
 def test_state_source_for_file_is_the_state_folder(tmp_path):

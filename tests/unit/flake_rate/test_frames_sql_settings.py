@@ -9,6 +9,7 @@ import pytest
 
 from precinct.flake_rate import (
     FLAKE_RATE_COLUMNS,
+    InvalidSetting,
     SheetFormatError,
     from_sheet,
     render,
@@ -141,5 +142,8 @@ def test_settings_defaults_and_checks():
         ({"closeout_days": -1}, "closeout_days"),
         ({"closeout_days": 2.5}, "closeout_days"),
     ]:
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(InvalidSetting, match=message) as refused:
             resolve_settings({**params, **bad}, date(2026, 10, 14))
+        # The domain error names the param; the task turns it into a failure without retry.
+        assert refused.value.param == next(iter(bad))
+        assert isinstance(refused.value, ValueError)
