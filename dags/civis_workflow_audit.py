@@ -94,7 +94,7 @@ with DAG(
         return audit.compute_task(collected, data_interval_start, data_interval_end,
                                   logical_date)
 
-    @task
+    @task(multiple_outputs=False)
     def write_tabs(result: dict) -> dict:
         from precinct.operators import audit
 

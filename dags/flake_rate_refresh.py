@@ -146,7 +146,7 @@ with DAG(
 
         return check(results, published, run, context)
 
-    @task
+    @task(multiple_outputs=False)
     def publish(results: dict, run: dict) -> dict:
         """Replace the `Flake rate` and `Upcoming` tabs, stamped "Last refreshed"."""
         from precinct.operators.flake_rate import publish as write

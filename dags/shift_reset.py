@@ -89,7 +89,7 @@ with DAG(
 
         tracker.apply_schema_task()
 
-    @task
+    @task(multiple_outputs=False)
     def sync_and_reset(params=None, logical_date=None, dag_run=None, run_id=None) -> dict:
         from precinct.operators import tracker
 
@@ -98,7 +98,7 @@ with DAG(
             params=params, logical_date=when, run_id=run_id, tz=CAMPAIGN_TIMEZONE
         )
 
-    @task
+    @task(multiple_outputs=False)
     def export_doors_knocked(counts: dict, params=None) -> dict:
         from precinct.operators import tracker
 
