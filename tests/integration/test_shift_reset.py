@@ -435,6 +435,25 @@ def test_doors_knocked_export_is_idempotent_per_day_and_van_id(conn, pulled):
                                           ["2026-11-01", "900001"]]
 
 
+def test_a_night_whose_export_never_ran_is_caught_up_the_next_night(conn, pulled):
+    night(conn, pulled)  # backs up 2026-10-31; say its export task failed for good
+    conn.execute("INSERT INTO canvass_group (shift_day, group_name, van_id, location_id, "
+                 "returned_at, doors_knocked) VALUES (%s, 'Group D', 900001, 7001, now(), 12)",
+                 (DAY,))
+    next_night = nightly.run_night(conn, pulled, day=DAY + timedelta(days=1), last_day=LAST_DAY,
+                                   run_id="next-night")
+    spreadsheet = f"shift-reset-test-{uuid.uuid4().hex[:8]}"
+    sheets.create_spreadsheet(spreadsheet, "Shift reset test")
+    out = tasks.export_doors_knocked_task(counts=next_night,
+                                          params={"doors_spreadsheet_id": spreadsheet})
+    assert out == {"day": "2026-11-01", "volunteers": 1, "doors": 12, "appended": 3,
+                   "status": "exported"}
+    values = sheets.tab_state(spreadsheet, nightly.DOORS_TAB)["values"]
+    assert [r[:2] + r[-1:] for r in values[1:]] == [
+        ["2026-10-31", "900001", "25"], ["2026-10-31", "900002", "7"],
+        ["2026-11-01", "900001", "12"]]
+
+
 # -- the whole DAG, once ------------------------------------------------------------------------
 
 

@@ -192,20 +192,22 @@ ON CONFLICT (run_id, day) DO UPDATE SET
     dry_run = EXCLUDED.dry_run, counts = EXCLUDED.counts, finished_at = now();
 
 -- name: doors_knocked
--- Doors per volunteer for one day's returned canvass groups: backed-up rows, plus live rows not
--- backed up yet (a dry run, or an export before the reset).
+-- Doors per day and volunteer for the days' returned canvass groups: backed-up rows, plus live
+-- rows not backed up yet (a dry run, or an export before the reset).
 WITH day_groups AS (
-    SELECT canvass_group_id, group_name, van_id, location_id, returned_at, doors_knocked
-    FROM backup_canvass_group WHERE shift_day = %(day)s
+    SELECT shift_day, canvass_group_id, group_name, van_id, location_id, returned_at,
+           doors_knocked
+    FROM backup_canvass_group WHERE shift_day BETWEEN %(first_day)s AND %(last_day)s
     UNION ALL
-    SELECT c.canvass_group_id, c.group_name, c.van_id, c.location_id, c.returned_at,
-           c.doors_knocked
+    SELECT c.shift_day, c.canvass_group_id, c.group_name, c.van_id, c.location_id,
+           c.returned_at, c.doors_knocked
     FROM canvass_group c
-    WHERE c.shift_day = %(day)s
+    WHERE c.shift_day BETWEEN %(first_day)s AND %(last_day)s
       AND NOT EXISTS (SELECT 1 FROM backup_canvass_group b
                       WHERE b.shift_day = c.shift_day AND b.canvass_group_id = c.canvass_group_id)
 )
-SELECT g.van_id,
+SELECT g.shift_day,
+       g.van_id,
        concat_ws(' ', v.first_name, v.last_name) AS volunteer,
        string_agg(DISTINCT l.region, ', ') AS region,
        count(DISTINCT g.group_name) AS canvass_groups,
@@ -214,5 +216,5 @@ FROM day_groups g
 LEFT JOIN volunteer v ON v.van_id = g.van_id
 LEFT JOIN location l ON l.location_id = g.location_id
 WHERE g.returned_at IS NOT NULL
-GROUP BY g.van_id, v.first_name, v.last_name
-ORDER BY g.van_id;
+GROUP BY g.shift_day, g.van_id, v.first_name, v.last_name
+ORDER BY g.shift_day, g.van_id;

@@ -119,6 +119,10 @@ def sync_and_reset_task(
     return counts
 
 
+# Nights a failed run may have skipped: their days are exported by the next good night.
+DOORS_CATCH_UP_DAYS = 7
+
+
 def export_doors_knocked_task(
     *,
     counts: Mapping[str, Any],
@@ -126,20 +130,25 @@ def export_doors_knocked_task(
     tracker_conn_id: str = connections.TRACKER_DB,
     gcp_conn_id: str = connections.GOOGLE_CLOUD,
 ) -> dict[str, Any]:
-    """Append yesterday's doors knocked per volunteer to the `Doors knocked` tab (idempotent)."""
-    day = date.fromisoformat(counts["day"]) - timedelta(days=1)
+    """Append the doors knocked per volunteer of the last `DOORS_CATCH_UP_DAYS` days to the
+    `Doors knocked` tab, yesterday included. Rows whose (Day, VAN ID) the tab has are skipped,
+    so a normal night appends yesterday only, and the night after a failed one (whose export
+    never ran) appends the day it missed too."""
+    last_day = date.fromisoformat(counts["day"]) - timedelta(days=1)
+    first_day = last_day - timedelta(days=DOORS_CATCH_UP_DAYS - 1)
     dry_run = bool(params.get("dry_run", False))
     with tracker_connect(tracker_conn_id) as conn:
-        rows = nightly.doors_knocked_rows(conn, day)
-    out: dict[str, Any] = {"day": day.isoformat(), "volunteers": len(rows),
-                           "doors": sum(r["Doors knocked"] for r in rows), "appended": 0}
+        rows = nightly.doors_knocked_rows(conn, first_day, last_day)
+    yesterday = [r for r in rows if r["Day"] == last_day.isoformat()]
+    out: dict[str, Any] = {"day": last_day.isoformat(), "volunteers": len(yesterday),
+                           "doors": sum(r["Doors knocked"] for r in yesterday), "appended": 0}
     # Optional: neither the Param nor the Variable set means no export (logged), not a failure.
     spreadsheet_id = settings.optional(params.get(SPREADSHEET_PARAM), dag_id=DAG_ID,
                                        param=SPREADSHEET_PARAM)
     if dry_run or not spreadsheet_id:
         out["status"] = "dry run" if dry_run else "no spreadsheet configured"
         log.info("Doors knocked for %s: %d volunteers, %d doors; not exported (%s)",
-                 day, out["volunteers"], out["doors"], out["status"])
+                 last_day, out["volunteers"], out["doors"], out["status"])
         return out
     from precinct.hooks.sheets import SheetsHook
 
@@ -148,7 +157,8 @@ def export_doors_knocked_task(
         key_columns=list(nightly.DOORS_KEY), header=list(nightly.DOORS_HEADER),
     )
     out["status"] = "exported"
-    log.info("Doors knocked for %s: %d volunteers, %d doors; %d new rows in %r",
-             day, out["volunteers"], out["doors"], out["appended"], nightly.DOORS_TAB)
+    log.info("Doors knocked for %s: %d volunteers, %d doors; %d new rows in %r (days %s to %s "
+             "checked)", last_day, out["volunteers"], out["doors"], out["appended"],
+             nightly.DOORS_TAB, first_day, last_day)
     return out
 

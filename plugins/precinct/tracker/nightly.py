@@ -152,9 +152,12 @@ def _backup_and_reset(
     return counts
 
 
-def doors_knocked_rows(conn: psycopg.Connection, day: date) -> list[dict[str, Any]]:
-    """One row per volunteer for `day`'s returned canvass groups, keyed (Day, VAN ID)."""
-    rows = conn.execute(queries()["doors_knocked"], {"day": day}).fetchall()
+def doors_knocked_rows(conn: psycopg.Connection, first_day: date,
+                       last_day: date | None = None) -> list[dict[str, Any]]:
+    """One row per day and volunteer for the returned canvass groups of `first_day` to
+    `last_day` (default: `first_day` alone), keyed (Day, VAN ID)."""
+    rows = conn.execute(queries()["doors_knocked"],
+                        {"first_day": first_day, "last_day": last_day or first_day}).fetchall()
     return [
         {
             "Day": day.isoformat(),
@@ -164,7 +167,7 @@ def doors_knocked_rows(conn: psycopg.Connection, day: date) -> list[dict[str, An
             "Canvass groups": int(groups),
             "Doors knocked": int(doors or 0),
         }
-        for van_id, volunteer, region, groups, doors in rows
+        for day, van_id, volunteer, region, groups, doors in rows
     ]
 
 
