@@ -201,12 +201,28 @@ def test_workflows_tab_cells(seeded, first_run):
     assert tab["formats"][f"A{line}"]["backgroundColor"] == pytest.approx(
         {"red": 0.957, "green": 0.8, "blue": 0.8}, abs=0.001)  # #F4CCCC
     assert "backgroundColor" not in tab["formats"].get(f"A{ok_line}", {})
+    # a succeeded but overdue row in amber (#FCE8B2), across the row
+    late_line = 1 + next(i for i, row in enumerate(values)
+                         if row[1] == str(seeded["nightly"]["id"]))
+    for cell in (f"A{late_line}", f"M{late_line}"):
+        assert tab["formats"][cell]["backgroundColor"] == pytest.approx(
+            {"red": 0.988, "green": 0.91, "blue": 0.698}, abs=0.001)
     assert values[0][14].startswith("Last updated ")
 
 
 def test_jobs_tab_cells(seeded, first_run):
-    values = sheets.tab_state(seeded["spreadsheet"], "Jobs")["values"]
+    tab = sheets.tab_state(seeded["spreadsheet"], "Jobs")
+    values = tab["values"]
     rows = rows_by_id(values, "job_id")
+    # failed and unreadable jobs first, highlighted red; a succeeded job not at all
+    line = {row[3]: 1 + i for i, row in enumerate(values) if len(row) > 3}
+    red = {"red": 0.957, "green": 0.8, "blue": 0.8}
+    for job in ("load", "secret"):
+        cell = tab["formats"][f"A{line[str(seeded['jobs'][job]['id'])]}"]
+        assert cell["backgroundColor"] == pytest.approx(red, abs=0.001), job
+    sync_line = line[str(seeded["jobs"]["sync"]["id"])]
+    assert "backgroundColor" not in tab["formats"].get(f"A{sync_line}", {})
+    assert max(line[str(seeded["jobs"][j]["id"])] for j in ("load", "secret")) < sync_line
     load = rows[str(seeded["jobs"]["load"]["id"])]
     assert load["state"] == "failed" and load["type"]
     assert load["workflow"] == f"Failing {seeded['tag']}"

@@ -313,6 +313,18 @@ def test_every_workflow_column(collected):
     assert by_id[5]["status"] == "error" and "403" in by_id[5]["error"]
 
 
+def test_a_running_workflow_row(collected):
+    """Running now, after two failures: status running, the streak of the finished runs, and
+    the runtime of the last finished run (the running one has none yet)."""
+    collected["executions"]["2"].append(
+        execution(204, "running", NOW - timedelta(minutes=3), None))
+    rows, _ = build(collected, NOW)
+    hourly = {r["workflow_id"]: r for r in rows}[2]
+    assert (hourly["status"], hourly["failure_streak"]) == ("running", 2)
+    assert hourly["last_start"] == "2026-11-24 15:07:00 UTC"  # NOW - 3 min
+    assert hourly["overdue"] == "no"
+
+
 def test_every_job_column(collected):
     _, jobs = build(collected, NOW)
     by_id = {r["job_id"]: r for r in jobs}
