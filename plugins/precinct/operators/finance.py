@@ -15,7 +15,7 @@ import csv
 import json
 import logging
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -150,20 +150,10 @@ class StateFinanceIngestOperator(BaseOperator):
         with deployment.invalid_form_values():
             state = check_state(str(self.state).strip().lower())
             get_ingestor(state)  # unknown state: a clear error naming the registered ones
-            try:
-                share = float(self.max_rejected_share)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"max_rejected_share must be a number, got {self.max_rejected_share!r}"
-                ) from None
+            share = _converted(float, self.max_rejected_share, "max_rejected_share", "a number")
             if not 0 <= share <= 1:
                 raise ValueError(f"max_rejected_share must be between 0 and 1, got {share}")
-            try:
-                keep = int(self.keep_indices)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"keep_indices must be a whole number, got {self.keep_indices!r}"
-                ) from None
+            keep = _converted(int, self.keep_indices, "keep_indices", "a whole number")
             if keep < 1:
                 raise ValueError(f"keep_indices must be at least 1 (the live index), got {keep}")
         source, rejects = resolve_locations(self.source, self.rejects_location)
@@ -358,3 +348,10 @@ class StateFinanceIngestOperator(BaseOperator):
             },
         )
 
+
+def _converted(kind: Callable[[Any], Any], value: Any, name: str, what: str) -> Any:
+    """`kind(value)`, or a ValueError naming the parameter and what it must be."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
