@@ -352,8 +352,9 @@ def match_rate(counts: dict[str, int]) -> float | None:
 def _append(history: str, best: str, match_pass: int) -> str:
     """Insert one pass's kept matches, skipping rows already there: with the DELETE before it,
     a re-run replaces the run's rows; a twin running at the same time (neither sees the other's
-    uncommitted rows) is stopped by the unique key on PostgreSQL, and on Redshift (no enforced
-    keys, serializable transactions) one of the two fails its commit."""
+    uncommitted rows) is stopped by the unique key on PostgreSQL; Redshift enforces no keys but
+    runs transactions serializably: as if one copy ran after the other (whose NOT EXISTS then
+    skips every row), or one of them fails."""
     run_id = "CAST(%(run_id)s AS varchar(250))"
     n = int(match_pass)
     return (f"INSERT INTO {history} ({HISTORY_NAMES})\n"
