@@ -19,14 +19,17 @@ signers, donors) to the voterfile, the way the data team does it:
    ("A and B", `first.last@` e-mails, the full name typed in the first-name field).
 5. **match_pass_2** and **dedupe_pass_2** on the rest.
 6. **qa**: counts per stage and the match rate (logged and returned).
-7. **publish**: appends to `{output}_all_matches` (history, never dropped) and rebuilds
-   `{output}`, one best row per source id. Below the match-rate floor it is skipped and the
-   operators are e-mailed.
+7. **publish**: appends to `{output}_all_matches` (history, never dropped; one row per source
+   id, run and pass, whatever re-runs) and rebuilds `{output}`, one best row per source id.
+   Below the match-rate floor it is skipped and the operators are e-mailed.
 8. **drop_staging**: drops every `{output}__stg_*` table, whether the run succeeded or not.
 
-The Data Match and CASS/NCOA tasks (`precinct.operators.enhancements`) are deferrable: after
-starting the Civis run they wait in the triggerer, not in a worker slot; a retry re-attaches to
-the run (or the enhancement job) an earlier try started instead of creating a second one.
+Every step that writes (stage_universe, the dedupes, plan_cass_chunks, coalesce_and_recover,
+publish, drop_staging: `precinct.operators.voterfile_sql`) and the Data Match and CASS/NCOA
+tasks (`precinct.operators.enhancements`) are deferrable: after starting the Civis run they
+wait in the triggerer, not in a worker slot; a retry re-attaches to the run (or the enhancement
+job) an earlier try started instead of creating a second one, and a killed task cancels its
+run. validate and qa only read (short catalog and count queries) and run in the worker.
 
 The defaults match the seeded devstack list. See the README section "voterfile_match".
 """
@@ -34,12 +37,14 @@ The defaults match the seeded devstack list. See the README section "voterfile_m
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from airflow.sdk import DAG, Param
 from airflow.sdk.definitions.decorators import task
 
 from precinct.dag_defaults import CIVIS_POLL_SECONDS, default_args
 from precinct.operators.enhancements import CivisCassNcoaOperator, CivisDataMatchOperator
+from precinct.operators.voterfile_sql import VoterfileSqlOperator
 
 
 def _column(default: str | None, title: str, what: str) -> Param:
@@ -131,80 +136,50 @@ with DAG(
         return voterfile.validate_task(params)
 
     @task
-    def stage_universe(config: dict) -> int:
-        from precinct.operators import voterfile
-
-        return voterfile.stage_universe_task(config)
-
-    @task
-    def dedupe_pass_1(config: dict) -> int:
-        from precinct.operators import voterfile
-
-        return voterfile.dedupe_task(config, "universe", "match1", "best1")
-
-    @task
-    def plan_cass_chunks(config: dict, kept: int) -> list[int]:
-        from precinct.operators import voterfile
-
-        return voterfile.plan_chunks_task(config)
-
-    # With CASS/NCOA off (or nothing left to match) `cass_ncoa` maps to no chunk and is
-    # skipped; the rest still gets its second pass, on the input's own addresses. The config
-    # is pulled rather than passed: a direct downstream of the setup task (validate) must be
-    # ALL_SUCCESS, and this task must run when cass_ncoa was skipped. The chunks are this
-    # run's plan (after a clear, old map indexes can keep XComs of tables since dropped).
-    @task(trigger_rule="none_failed")
-    def coalesce_and_recover(chunks: list[int], ti=None) -> None:
-        from precinct.operators import voterfile
-
-        voterfile.coalesce_task(ti.xcom_pull(task_ids="validate"), list(chunks or []))
-
-    @task
-    def dedupe_pass_2(config: dict) -> int:
-        from precinct.operators import voterfile
-
-        return voterfile.dedupe_task(config, "rest_clean", "match2", "best2")
-
-    @task
     def qa(config: dict, kept: int) -> dict:
         from precinct.operators import voterfile
 
         return voterfile.qa_task(config)
 
-    @task
-    def publish(config: dict, counts: dict, run_id=None) -> dict:
-        from precinct.operators import voterfile
-
-        return voterfile.publish_task(config, counts, run_id)
-
-    @task
-    def drop_staging(params=None) -> int:
-        from precinct.operators import voterfile
-
-        return voterfile.drop_staging_task(params)
-
+    # Every step that writes runs as a Civis SQL script through VoterfileSqlOperator: deferred
+    # to the triggerer, re-attached by a retry (never a second script beside a running one),
+    # cancelled when the task is killed.
+    sql_step = partial(VoterfileSqlOperator, poll_interval=CIVIS_POLL_SECONDS)
     config = validate()
-    universe = stage_universe(config)
+    universe = sql_step(task_id="stage_universe", step="stage_universe", config=config)
     # Data Match and CASS/NCOA wait for Civis in the triggerer (deferrable), not in a worker.
     matched1 = CivisDataMatchOperator(task_id="match_pass_1", config=config,
                                       input_stage="universe", output_stage="match1",
                                       poll_interval=CIVIS_POLL_SECONDS)
-    kept1 = dedupe_pass_1(config)
+    kept1 = sql_step(task_id="dedupe_pass_1", step="dedupe", config=config, source="universe",
+                     matches="match1", best="best1")
     universe >> matched1 >> kept1
-    chunks = plan_cass_chunks(config, kept1)
+    chunks = sql_step(task_id="plan_cass_chunks", step="stage_rest", config=config)
+    kept1 >> chunks
     standardised = CivisCassNcoaOperator.partial(
         task_id="cass_ncoa", config=config, poll_interval=CIVIS_POLL_SECONDS,
         max_active_tis_per_dagrun=8,
-    ).expand(chunk=chunks)
-    rest = coalesce_and_recover(chunks)
+    ).expand(chunk=chunks.output)
+    # With CASS/NCOA off (or nothing left to match) `cass_ncoa` maps to no chunk and is
+    # skipped; the rest still gets its second pass, on the input's own addresses. The config
+    # is pulled from `validate` at run time rather than passed: a direct downstream of the
+    # setup task must be ALL_SUCCESS, and this task must run when cass_ncoa was skipped. The
+    # chunks are this run's plan (after a clear, old map indexes can keep XComs of tables
+    # since dropped).
+    rest = sql_step(task_id="coalesce_and_recover", step="coalesce_and_recover",
+                    chunks=chunks.output, trigger_rule="none_failed")
     standardised >> rest
     matched2 = CivisDataMatchOperator(task_id="match_pass_2", config=config,
                                       input_stage="rest_clean", output_stage="match2",
                                       poll_interval=CIVIS_POLL_SECONDS)
     rest >> matched2
-    kept2 = dedupe_pass_2(config)
+    kept2 = sql_step(task_id="dedupe_pass_2", step="dedupe", config=config,
+                     source="rest_clean", matches="match2", best="best2")
     matched2 >> kept2
-    published = publish(config, qa(config, kept2))
+    counts = qa(config, kept2.output)
+    published = sql_step(task_id="publish", step="publish", config=config, qa=counts)
     # A teardown: it runs once validation passed, whatever failed after it, and its own success
-    # never hides a failed step from the run's state.
-    published >> drop_staging().as_teardown(setups=config)
+    # never hides a failed step from the run's state. It reads the form (params), not XCom, so
+    # it also works when validation or staging failed.
+    published >> sql_step(task_id="drop_staging", step="drop_staging").as_teardown(
+        setups=config)

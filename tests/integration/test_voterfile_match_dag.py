@@ -7,6 +7,7 @@ and the captured e-mails.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import uuid
@@ -77,18 +78,41 @@ def deferred(out: str) -> list[str]:
     return re.findall(r"Pausing task as DEFERRED\..*?task_id=(\w+)", out)
 
 
+def kept(out: str) -> int:
+    """This run's kept matches (both passes), from the counts the qa task logged."""
+    found = re.findall(r"QA: (\{[^{}]*\})", out)
+    assert found, "qa logged its counts"
+    counts = ast.literal_eval(found[-1])
+    return int(counts["pass1_kept"]) + int(counts["pass2_kept"])
+
+
+def history_duplicates(output: str) -> int:
+    """History rows beyond one per (source_id, run_id, match_pass)."""
+    with psycopg.connect(postgres.dsn("civis")) as conn:
+        return conn.execute(
+            f"SELECT COUNT(*) - COUNT(DISTINCT (source_id, run_id, match_pass)) "  # noqa: S608
+            f'FROM demo."{output}_all_matches"').fetchone()[0]
+
+
+# The tasks that wait for a Civis run in the trigger, in order (CASS/NCOA chunks after the 4th).
+SQL_WAITS = ["stage_universe", "match_pass_1", "dedupe_pass_1", "plan_cass_chunks",
+             "coalesce_and_recover", "match_pass_2", "dedupe_pass_2", "publish"]
+
+
 def test_publishes_best_rows_keeps_history_and_drops_staging(output):
     state, out = run_dag(output_table=f"demo.{output}")
     assert state == "success", out[-4000:]
     published = count(output)
     history = count(f"{output}_all_matches")
     assert published == history > 0.8 * SMALL_ROWS
+    assert history == kept(out) and history_duplicates(output) == 0
     assert tables(output) == [output, f"{output}_all_matches"]  # no __stg_ table left
     assert ran(out, "cass_ncoa")  # the rest went through CASS/NCOA in mapped chunks
-    # Every Data Match and CASS/NCOA wait was deferred to the trigger, none held a worker.
+    # Every Civis wait (SQL steps, Data Match, CASS/NCOA) was deferred to the trigger, none
+    # held a worker; drop_staging's few DROPs wait in the worker.
     waits = deferred(out)
     chunks = len(re.findall(r"Created CASS/NCOA job", out))
-    assert waits == ["match_pass_1", *["cass_ncoa"] * chunks, "match_pass_2"], waits
+    assert waits == [*SQL_WAITS[:4], *["cass_ncoa"] * chunks, *SQL_WAITS[4:]], waits
     assert chunks >= 2 and out.count("[DAG TEST] Trigger completed") == len(waits)
     f = figures(f"demo.{output}", SMALL)
     assert f["precision"] > 0.95 and f["recall"] > 0.9, f
@@ -102,7 +126,9 @@ def test_publishes_best_rows_keeps_history_and_drops_staging(output):
     assert state == "success", out[-4000:]
     universe = re.findall(r"Universe: (\d+) rows to match", out)
     assert universe and int(universe[-1]) < SMALL_ROWS - published * 0.8
-    assert count(f"{output}_all_matches") >= history
+    # Exactly this run's kept matches added, each once.
+    assert count(f"{output}_all_matches") == history + kept(out)
+    assert history_duplicates(output) == 0
     assert count(output) == published
     assert tables(output) == [output, f"{output}_all_matches"]
 
@@ -160,6 +186,6 @@ def test_without_cass_ncoa_the_rest_still_gets_its_second_pass_and_is_published(
     state, out = run_dag(output_table=f"demo.{output}", cass_ncoa=False)
     assert state == "success", out[-4000:]
     assert not ran(out, "cass_ncoa")
-    assert deferred(out) == ["match_pass_1", "match_pass_2"]
+    assert deferred(out) == SQL_WAITS
     assert count(output) == count(f"{output}_all_matches") > 0.8 * SMALL_ROWS
     assert tables(output) == [output, f"{output}_all_matches"]

@@ -9,6 +9,7 @@ checks the rows.
 # ruff: noqa: S608
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import date
 
@@ -258,3 +259,83 @@ def test_drop_staging_drops_only_staging_tables(db):
     left = {r[0] for r in rows(conn, f"SELECT table_name FROM information_schema.tables "
                                      f"WHERE table_schema = '{schema}'")}
     assert left == {"voters", "input", "matched", "matched_all_matches"}
+
+
+def history_keys(conn, schema) -> tuple[int, int]:
+    """(history rows, rows beyond one per (source_id, run_id, match_pass))."""
+    return rows(conn, f"SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT (source_id, run_id, "
+                      f"match_pass)) FROM {schema}.matched_all_matches")[0]
+
+
+def test_publish_twins_running_at_once_leave_one_copy_of_the_history(db):
+    """Two copies of the same run's publish at the same time (a retry started beside a still
+    running first try): neither sees the other's uncommitted rows, so only the unique key
+    stops the second copy; the twin fails and the history holds this run's rows once."""
+    conn, schema = db
+    config = config_for(schema)
+    _full_pipeline_tables(conn, schema, config)
+    script = sql.render(sql.publish(config, "run-1", date(2026, 11, 1)))
+    first = psycopg.connect(postgres.dsn("civis"))
+    second = psycopg.connect(postgres.dsn("civis"))
+    outcome: dict[str, object] = {}
+
+    def twin():
+        try:
+            second.execute(script)
+            second.commit()
+            outcome["twin"] = "committed"
+        except psycopg.Error as exc:
+            second.rollback()
+            outcome["twin"] = exc
+
+    try:
+        first.execute(script)  # not committed yet
+        thread = threading.Thread(target=twin)
+        thread.start()
+        thread.join(1.5)
+        assert thread.is_alive(), "the twin waits for the first copy's key"
+        first.commit()
+        thread.join(30)
+    finally:
+        first.close()
+        second.close()
+    assert isinstance(outcome["twin"], psycopg.errors.UniqueViolation), outcome
+    assert history_keys(conn, schema) == (3, 0)  # best1: 2 rows, best2: 1 row, once each
+
+
+def test_an_old_history_table_gets_its_key_and_loses_its_duplicates(db):
+    conn, schema = db
+    config = config_for(schema)
+    # As earlier versions created it: no unique key; one run's rows in twice (a retry beside a
+    # still-running first try), once with another matched_date (the retry ran after midnight).
+    conn.execute(f"CREATE TABLE {schema}.matched_all_matches ({sql.HISTORY_COLUMNS})")
+    conn.execute(f"""INSERT INTO {schema}.matched_all_matches VALUES
+        ('1', 1, 'VB1', 0.9, TRUE, 1, '2026-10-01', 'run-0'),
+        ('1', 1, 'VB1', 0.9, TRUE, 1, '2026-10-02', 'run-0'),
+        ('2', 2, 'VB2', 0.7, FALSE, 1, '2026-10-01', 'run-0'),
+        ('2', 2, 'VB2', 0.7, FALSE, 1, '2026-10-01', 'run-0'),
+        ('2', 2, 'VB2', 0.8, FALSE, 2, '2026-10-01', 'run-0')""")
+    conn.execute(f"CREATE VIEW {schema}.history_view AS SELECT * FROM "
+                 f"{schema}.matched_all_matches")
+    [check] = run(conn, sql.history_key(config), rendered=True)
+    assert sql.needs_history_key({"history": check[0], "keys": check[1]})
+    run(conn, sql.create_history(config, add_key=True), rendered=True)
+    assert history_keys(conn, schema) == (3, 0)
+    assert rows(conn, f"SELECT matched_date FROM {schema}.history_view WHERE source_id = '1'"
+                ) == [(date(2026, 10, 1),)]  # the first copy kept; the view still works
+    [check] = run(conn, sql.history_key(config), rendered=True)
+    assert not sql.needs_history_key({"history": check[0], "keys": check[1]})
+    run(conn, sql.create_history(config), rendered=True)  # then a no-op
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(f"INSERT INTO {schema}.matched_all_matches VALUES "
+                     f"('1', 1, 'VB1', 0.9, TRUE, 1, '2026-10-03', 'run-0')")
+
+
+def test_a_new_history_table_has_the_key(db):
+    conn, schema = db
+    config = config_for(schema)
+    [check] = run(conn, sql.history_key(config), rendered=True)
+    assert not sql.needs_history_key({"history": check[0], "keys": check[1]})  # none yet
+    run(conn, sql.create_history(config), rendered=True)
+    [check] = run(conn, sql.history_key(config), rendered=True)
+    assert check == (1, 1)

@@ -25,6 +25,12 @@ from precinct.voterfile.validation import IDENTIFIER, MatchConfig
 HISTORY_COLUMNS = ("source_id varchar(256), person_id bigint, voterbase_id varchar(20), "
                    "score numeric(6,4), extra_match boolean, match_pass integer, "
                    "matched_date date, run_id varchar(250)")
+HISTORY_NAMES = ("source_id, person_id, voterbase_id, score, extra_match, match_pass, "
+                 "matched_date, run_id")
+# One row per source id, run and pass. PostgreSQL enforces it (a concurrent twin of `publish`
+# fails instead of committing a second copy); Redshift does not enforce unique constraints, so
+# `publish` also inserts only rows not already there.
+HISTORY_KEY = "source_id, run_id, match_pass"
 # The canonical staging columns (Data Match input fields of the staged universe).
 STAGE_FIELDS = ("first_name", "middle_name", "last_name", "phone", "email", "address", "unit",
                 "city", "state", "zip", "birth_date", "gender")
@@ -121,10 +127,41 @@ def _text(column: str | None) -> str:
         "CAST(NULL AS varchar(256))"
 
 
-def create_history(config: MatchConfig) -> Step:
-    return Step(f"CREATE SCHEMA IF NOT EXISTS {q(config.output_schema)};\n"
-                f"CREATE TABLE IF NOT EXISTS {q(config.output_schema, config.history_table)} "
-                f"({HISTORY_COLUMNS})")
+def history_key(config: MatchConfig) -> Step:
+    """One row: does the history table exist (`history`), and how many UNIQUE constraints it
+    has (`keys`): a history table from before the key was added gets it (`create_history`)."""
+    return Step("SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
+                "%(schema)s AND table_name = %(table)s) AS history, (SELECT COUNT(*) FROM "
+                "information_schema.table_constraints WHERE table_schema = %(schema)s AND "
+                "table_name = %(table)s AND constraint_type = 'UNIQUE') AS keys",
+                {"schema": config.output_schema, "table": config.history_table})
+
+
+def needs_history_key(row: dict[str, Any]) -> bool:
+    """From `history_key`'s row: the table exists without its unique key."""
+    return int(row["history"]) > 0 and int(row["keys"]) == 0
+
+
+def create_history(config: MatchConfig, *, add_key: bool = False) -> Step:
+    """The history table, created with its unique key. `add_key`: it exists from an earlier
+    version without the key; keep one row per key (earlier versions could insert a run's rows
+    twice) and add the key. In place (DELETE and INSERT, not a rebuild), so that grants and
+    views on the table survive."""
+    history = q(config.output_schema, config.history_table)
+    text = (f"CREATE SCHEMA IF NOT EXISTS {q(config.output_schema)};\n"
+            f"CREATE TABLE IF NOT EXISTS {history} ({HISTORY_COLUMNS}, UNIQUE ({HISTORY_KEY}))")
+    if add_key:
+        text += (
+            f";\nCREATE TEMPORARY TABLE vfm_history_once AS SELECT {HISTORY_NAMES} FROM (\n"
+            f"  SELECT h.*, ROW_NUMBER() OVER (PARTITION BY {HISTORY_KEY} ORDER BY "
+            f"h.matched_date, h.score DESC, h.person_id) AS rn FROM {history} h\n) d "
+            f"WHERE d.rn = 1;\n"
+            f"DELETE FROM {history};\n"
+            f"INSERT INTO {history} ({HISTORY_NAMES}) SELECT {HISTORY_NAMES} "
+            f"FROM vfm_history_once;\n"
+            f"DROP TABLE vfm_history_once;\n"
+            f"ALTER TABLE {history} ADD UNIQUE ({HISTORY_KEY})")
+    return Step(text)
 
 
 def stage_universe(config: MatchConfig) -> Step:
@@ -312,8 +349,24 @@ def match_rate(counts: dict[str, int]) -> float | None:
     return (before + kept) / rows
 
 
+def _append(history: str, best: str, match_pass: int) -> str:
+    """Insert one pass's kept matches, skipping rows already there: with the DELETE before it,
+    a re-run replaces the run's rows; a twin running at the same time (neither sees the other's
+    uncommitted rows) is stopped by the unique key on PostgreSQL; Redshift enforces no keys but
+    runs transactions serializably: as if one copy ran after the other (whose NOT EXISTS then
+    skips every row), or one of them fails."""
+    run_id = "CAST(%(run_id)s AS varchar(250))"
+    n = int(match_pass)
+    return (f"INSERT INTO {history} ({HISTORY_NAMES})\n"
+            f"SELECT b.source_id, b.person_id, b.voterbase_id, b.score, b.extra_match, {n}, "
+            f"CAST(%(matched_date)s AS date), {run_id} FROM {best} b\n"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE h.source_id = b.source_id "
+            f"AND h.run_id = {run_id} AND h.match_pass = {n})")
+
+
 def publish(config: MatchConfig, run_id: str, matched_date: date) -> Step:
-    """Append this run's kept matches to `{output}_all_matches` (idempotent per run id), then
+    """Append this run's kept matches to `{output}_all_matches` (at most once per source id,
+    run and pass: a retry, a re-run or a concurrent twin never duplicates them), then
     rebuild `{output}`: one best row per source id over the whole history, with the input's
     key and PII columns; swapped in with a rename so readers never see half a table."""
     history = q(config.output_schema, config.history_table)
@@ -324,10 +377,8 @@ def publish(config: MatchConfig, run_id: str, matched_date: date) -> Step:
     pii_select = "".join(f", i.{q(col)}" for col in pii)
     return Step(
         f"DELETE FROM {history} WHERE run_id = %(run_id)s;\n"
-        f"INSERT INTO {history} SELECT source_id, person_id, voterbase_id, score, extra_match, "
-        f"1, %(matched_date)s, %(run_id)s FROM {_stg(config, 'best1')};\n"
-        f"INSERT INTO {history} SELECT source_id, person_id, voterbase_id, score, extra_match, "
-        f"2, %(matched_date)s, %(run_id)s FROM {_stg(config, 'best2')};\n"
+        f"{_append(history, _stg(config, 'best1'), 1)};\n"
+        f"{_append(history, _stg(config, 'best2'), 2)};\n"
         f"DROP TABLE IF EXISTS {new};\n"
         f"CREATE TABLE {new} AS\nSELECT i.{pk}, b.person_id, b.voterbase_id, b.score, "
         f"b.extra_match, b.matched_date{pii_select}\nFROM (\n"
