@@ -129,13 +129,13 @@ with DAG(
     },
 ):
 
-    @task
+    @task(multiple_outputs=False)
     def validate(params=None) -> dict:
         from precinct.operators import voterfile
 
         return voterfile.validate_task(params)
 
-    @task
+    @task(multiple_outputs=False)
     def qa(config: dict, kept: int) -> dict:
         from precinct.operators import voterfile
 

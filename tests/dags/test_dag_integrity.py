@@ -53,3 +53,34 @@ class TestDagContract:
             param = dag.params.get_param(key)
             assert param.schema.get("title"), f"{dag.dag_id} param {key!r} has no title"
             assert param.description, f"{dag.dag_id} param {key!r} has no description"
+
+    def test_a_dict_result_is_stored_once_unless_its_keys_are_read(self, dag):
+        """A `-> dict` TaskFlow task also stores every key as an XCom of its own (Airflow infers
+        multiple_outputs from the annotation): twice the metadata DB for nothing, unless a
+        downstream task reads a key (`run["dataset"]`)."""
+        keyed = {ref.operator.task_id for task in dag.tasks for ref in _xcom_refs(task)
+                 if ref.key != "return_value"}
+        for task in dag.tasks:
+            if getattr(task, "multiple_outputs", False):
+                assert task.task_id in keyed, (
+                    f"{dag.dag_id}.{task.task_id} stores each key of its result again; no task "
+                    "reads one: @task(multiple_outputs=False)")
+
+
+def _xcom_refs(task):
+    """The XComArgs a task's inputs hold (op_args/op_kwargs and templated fields)."""
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
+
+    def walk(value):
+        if isinstance(value, PlainXComArg):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                yield from walk(item)
+
+    fields = set(task.template_fields) | {"op_args", "op_kwargs"}
+    for name in fields:
+        yield from walk(getattr(task, name, None))
