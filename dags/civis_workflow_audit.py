@@ -17,11 +17,15 @@ Civis (`civis_default`):
    the key cannot read becomes a row with the error.
 3. **write_tabs**: tabs `Workflows` and `Jobs` of the spreadsheet (`google_cloud_default`),
    failures first and highlighted, each replaced in one write (a failed write keeps the old tab).
-4. **mail_new_failures**: the workflows whose latest failure finished inside this run's data
-   interval (the 30 minutes before its logical date) are e-mailed to `precinct_alert_emails`.
-   Only a run whose logical date is a :00 or :30 tick mails (every scheduled run; Airflow
-   holds one run per logical date): a manual run triggered between ticks overlaps the
-   scheduled runs' intervals and mails nothing. So each failure is mailed once.
+4. **mail_new_failures**: each failure is mailed once, to `precinct_alert_emails`. The
+   Variable `civis_workflow_audit_mailed_through` (ISO 8601, UTC) is the finish time up to
+   which failures have been mailed; a run mails the workflows whose latest failure finished
+   from it up to the run's end (its tick; a manual run's trigger time; never after collect
+   read Civis), then moves it to that end, only once the e-mail went out, never backwards. So
+   a tick that never ran is caught up by the next run (at most 24 hours back; the log says
+   what was cut), a cleared task or run mails nothing again, and a manual run mails what no
+   run has mailed yet. No mark yet: the 30 minutes before the end. E-mail off: nothing is
+   sent and the mark still moves, so turning it on again does not mail old failures.
 
 See the README, "Civis workflow audit".
 """
@@ -67,11 +71,11 @@ with DAG(
             type="boolean",
             title="E-mail new failures",
             description="E-mail the operators (Variable precinct_alert_emails) the workflows "
-            "whose latest failure finished inside this run's data interval: the 30 minutes "
-            "before its logical date. Only a run whose logical date is a :00 or :30 tick (every "
-            "scheduled run) mails; a manual run triggered at another time mails nothing, since "
-            "its interval overlaps the scheduled runs' intervals and they mail those failures. "
-            "So each failure is mailed once.",
+            "whose latest failure no run has mailed yet: finished after the mark in the Variable "
+            "civis_workflow_audit_mailed_through (at most 24 hours back) and before this run's "
+            "end (its tick; a manual run's trigger time). Each failure is mailed once, by the "
+            "first run that sees it. Off: nothing is sent, and the mark still moves, so "
+            "turning it on again does not mail the failures of the time it was off.",
         ),
     },
 ):
@@ -87,12 +91,10 @@ with DAG(
         return audit.collect_task(params, ti)
 
     @task(multiple_outputs=False)
-    def compute(collected: dict, data_interval_start=None, data_interval_end=None,
-                logical_date=None) -> dict:
+    def compute(collected: dict, data_interval_end=None) -> dict:
         from precinct.operators import audit
 
-        return audit.compute_task(collected, data_interval_start, data_interval_end,
-                                  logical_date)
+        return audit.compute_task(collected, data_interval_end)
 
     @task(multiple_outputs=False)
     def write_tabs(result: dict) -> dict:

@@ -1,6 +1,13 @@
 """The civis_workflow_audit DAG run with `airflow dags test` against the Civis and Sheets
-stand-ins: the tabs' cells as a person sees them, one e-mail per failure, 429 retries on both
-services, and a failed sheet write keeping the old tab.
+stand-ins: the tabs' cells as a person sees them, one e-mail per failure (across consecutive
+runs, a skipped tick, a cleared mail task or run, a manual run), 429 retries on both services,
+and a failed sheet write keeping the old tab.
+
+`airflow dags test` makes every run a manual one with the timetable's interval for its logical
+date (the date itself, for the cron timetable), so a run on a :00 or :30 logical date is what
+the scheduler's run for that tick does, and one between ticks is a manual run triggered then.
+The mailed-through mark is one Airflow Variable for the whole metadata DB: each test that
+depends on it sets it first.
 
 The Civis stand-in is shared: the test seeds its own uniquely named workflows and jobs, scopes
 its faults to their paths and asserts on its own rows only.
@@ -31,6 +38,24 @@ HOURLY = {"scheduled": True, "scheduledDays": list(range(7)), "scheduledHours": 
 DAILY_2330 = {"scheduled": True, "scheduledDays": list(range(7)), "scheduledHours": [23],
               "scheduledMinutes": [30]}
 CHICAGO = ZoneInfo("America/Chicago")
+MARK = "civis_workflow_audit_mailed_through"
+
+
+def set_mark(moment: datetime | None) -> None:
+    """The mailed-through mark as a run left it (None: no run has mailed yet)."""
+    from airflow.models.variable import Variable
+
+    if moment is None:
+        Variable.delete(MARK)
+    else:
+        Variable.set(MARK, iso(moment))
+
+
+def mark() -> datetime | None:
+    from airflow.models.variable import Variable
+
+    value = Variable.get(MARK, default_var=None)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def iso(moment: datetime) -> str:
@@ -131,6 +156,7 @@ def rows_by_id(values: list[list[str]], key: str) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def first_run(seeded) -> dict:
+    set_mark(None)  # the first audit of a deployment: it mails the 30 minutes before its tick
     since = time.time()
     failing = seeded["failing"]["id"]
     # One 429 on Civis (this workflow's executions) and one on Sheets (this spreadsheet).
@@ -245,22 +271,28 @@ def test_one_mail_for_the_failure_and_none_on_the_next_run(seeded, first_run):
     name = f"Failing {seeded['tag']}"
     mails = mails_about(name, first_run["since"])
     assert len(mails) == 1, [m["Subject"] for m in mails]
+    failed_at = seeded["logical"] - timedelta(minutes=10)
+    assert f"failed {failed_at:%Y-%m-%d %H:%M:%S} UTC" in mails[0].get_body().get_content()
+    assert mark() == seeded["logical"]  # mailed through the first run's tick
     since = time.time()
     output = run(seeded["logical"] + timedelta(minutes=30), seeded["spreadsheet"])
     assert "state=success" in output, output[-4000:]
     assert mails_about(name, since) == []
+    assert mark() == seeded["logical"] + timedelta(minutes=30)
 
 
 def test_a_manual_run_between_ticks_does_not_mail_the_failure_again(seeded, first_run):
-    # Triggered at :10 past the first run's tick: its interval (the 30 minutes before) holds
-    # the failure the first run mailed, and the next tick's run would mail any later one.
+    # Triggered at :10 past the first run's tick, after the next tick's run: both already
+    # mailed through their ticks, so this run's window (up to :10) is empty.
     name = f"Failing {seeded['tag']}"
+    set_mark(seeded["logical"] + timedelta(minutes=30))
     since = time.time()
     output = run(seeded["logical"] + timedelta(minutes=10), seeded["spreadsheet"])
     assert "state=success" in output, output[-4000:]
-    assert re.search(r"\d+ workflow\(s\) failed in this run's interval; not mailed", output)
+    assert re.search(r"Mail window \S+ to \S+ \(mailed through \S+\): 0 new failure", output)
     assert mails_about(name, since) == []
     assert len(mails_about(name, first_run["since"])) == 1
+    assert mark() == seeded["logical"] + timedelta(minutes=30)  # not moved back
 
 
 def test_an_empty_spreadsheet_param_writes_to_the_variables_spreadsheet(seeded, first_run):
@@ -440,3 +472,86 @@ def test_the_metadata_db_keeps_summaries_once(seeded, later_runs):
     assert cache[failing]["updated_at"] and cache[broken]["error"].startswith("Invalid YAML")
     rows = xcoms[("compute", "return_value")]["workflows"]
     assert rows and all(not key.startswith("_") for row in rows for key in row)
+
+
+# -- the mailed-through mark: skipped ticks, cleared tasks, manual runs --------------------------
+
+
+@pytest.fixture(scope="module")
+def mail_base(seeded) -> dict:
+    """Ticks six hours before the module's other runs (no logical date shared with them, no
+    window holding their failures), and a spreadsheet of their own."""
+    spreadsheet = f"audit-{seeded['tag']}-mail"
+    sheets.create_spreadsheet(spreadsheet, sheets=["Sheet1"])
+    return {"tick": seeded["logical"] - timedelta(hours=6), "spreadsheet": spreadsheet}
+
+
+def failing_workflow(seeded: dict, name: str, failed_at: datetime) -> dict:
+    return civis.create_workflow(
+        name, definition(seeded["jobs"]["sync"]["id"]), schedule=HOURLY, time_zone="UTC",
+        created_at=iso(failed_at - timedelta(days=10)),
+        executions=[{"state": "failed", "started_at": iso(failed_at - timedelta(minutes=3)),
+                     "finished_at": iso(failed_at), "error": "Task step_0 failed"}])
+
+
+def test_a_skipped_ticks_failure_is_mailed_by_the_next_run_once(seeded, mail_base):
+    """The T+30 tick never ran (scheduler down): its failure is mailed by the T+60 run, not by
+    the T+90 run, nor when T+60's mail task or the whole T+60 run is run again."""
+    tick, spreadsheet = mail_base["tick"], mail_base["spreadsheet"]
+    name = f"Skipped {seeded['tag']}"
+    failing_workflow(seeded, name, tick + timedelta(minutes=20))
+    set_mark(tick)  # the T run mailed; T+30 did not run
+    since = time.time()
+    output = run(tick + timedelta(minutes=60), spreadsheet)
+    assert "state=success" in output, output[-4000:]
+    mails = mails_about(name, since)
+    assert len(mails) == 1, [m["Subject"] for m in mails]
+    assert mark() == tick + timedelta(minutes=60)
+
+    # The mail task cleared and run again in the same run (same compute result).
+    again = run_airflow("tasks", "test", DAG_ID, "mail_new_failures", run_id_of(output),
+                        extra_env={"PRECINCT_RETRY_DELAY_SECONDS": "1"}, timeout=300)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert "0 new failure(s)" in again.stdout + again.stderr
+    # The whole run cleared (collect reads Civis again; the window still ends at its tick).
+    rerun = run(tick + timedelta(minutes=60), spreadsheet)
+    assert "state=success" in rerun, rerun[-4000:]
+    # The next tick.
+    following = run(tick + timedelta(minutes=90), spreadsheet)
+    assert "state=success" in following, following[-4000:]
+    assert len(mails_about(name, since)) == 1
+    assert mark() == tick + timedelta(minutes=90)
+
+
+def test_a_manual_run_mails_what_no_run_mailed_and_the_next_tick_does_not(seeded, mail_base):
+    """After an outage (last run at T+60), an operator triggers a run at T+130: it mails the
+    failure of T+100, and the scheduler's T+150 run does not mail it again."""
+    tick, spreadsheet = mail_base["tick"], mail_base["spreadsheet"]
+    name = f"Manual {seeded['tag']}"
+    failing_workflow(seeded, name, tick + timedelta(minutes=100))
+    set_mark(tick + timedelta(minutes=60))
+    since = time.time()
+    output = run(tick + timedelta(minutes=130), spreadsheet)
+    assert "state=success" in output, output[-4000:]
+    mails = mails_about(name, since)
+    assert len(mails) == 1, [m["Subject"] for m in mails]
+    assert mark() == tick + timedelta(minutes=130)
+    following = run(tick + timedelta(minutes=150), spreadsheet)
+    assert "state=success" in following, following[-4000:]
+    assert len(mails_about(name, since)) == 1
+    assert mark() == tick + timedelta(minutes=150)
+
+
+def test_with_e_mail_off_the_mark_still_moves(seeded, mail_base):
+    """Turning the e-mail back on does not mail what failed while it was off."""
+    tick, spreadsheet = mail_base["tick"], mail_base["spreadsheet"]
+    name = f"Muted {seeded['tag']}"
+    failing_workflow(seeded, name, tick + timedelta(minutes=170))
+    set_mark(tick + timedelta(minutes=150))
+    since = time.time()
+    off = run(tick + timedelta(minutes=180), spreadsheet, email_new_failures=False)
+    assert "state=success" in off, off[-4000:]
+    assert mark() == tick + timedelta(minutes=180)
+    on = run(tick + timedelta(minutes=210), spreadsheet)
+    assert "state=success" in on, on[-4000:]
+    assert mails_about(name, since) == []

@@ -15,9 +15,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 OVERDUE_GRACE = timedelta(minutes=15)
-# The audit's schedule (`*/30 * * * *`): each run mails the failures of the 30 minutes before it.
+# The audit's schedule (`*/30 * * * *`): with no mailed-through mark yet, the first run mails the
+# failures of the 30 minutes before its window's end (what a run mailed before there was a mark).
 MAIL_PERIOD = timedelta(minutes=30)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# How far back a run catches up on failures no run mailed (an outage): older ones are on the
+# sheet, and a day of failures in one e-mail is already more than anyone reads.
+MAIL_CATCHUP = timedelta(hours=24)
+# What the e-mail shows of a failed workflow (compute hands the mail task only these).
+MAIL_FIELDS = ("workflow_id", "workflow", "owner", "status", "failure_streak", "failing_jobs",
+               "error")
 ACTIVE_STATES = frozenset({"queued", "running"})
 FAILED_STATES = frozenset({"failed", "cancelled"})
 SUCCESS_STATES = frozenset({"succeeded", "success"})
@@ -526,40 +532,88 @@ def job_rows(workflow: Mapping[str, Any], definition: Definition | None,
     return rows
 
 
-def new_failures(rows: Iterable[Mapping[str, Any]], start: datetime, end: datetime
-                 ) -> list[Mapping[str, Any]]:
-    """Workflows whose latest failure finished in [start, end): each failure is mailed once."""
-    return [r for r in rows
-            if r.get("_last_failure") is not None and start <= r["_last_failure"] < end]
+def mail_end(data_interval_end: Any, read_at: Any) -> datetime:
+    """Where a run's mail window ends: its data interval's end (a scheduled run's tick; a manual
+    run's trigger time), but never after `read_at`, when collect began reading Civis.
 
-
-def mail_window(start: datetime | None, end: datetime | None,
-                period: timedelta = MAIL_PERIOD) -> tuple[datetime, datetime]:
-    """The data interval, or [end - period, end) when the timetable gives a point in time."""
-    end = parse_time(end) or datetime.now(UTC)
-    start = parse_time(start)
-    if start is None or start >= end:
-        start = end - period
-    return start, end
-
-
-def mails_its_window(logical_date: Any, start: datetime, end: datetime,
-                     period: timedelta = MAIL_PERIOD) -> bool:
-    """Whether a run mails the failures of its window [start, end).
-
-    Only when the window is the schedule's own for the run's logical date: the `period` up to a
-    tick of the audit's `*/30` schedule (:00 or :30; checked in UTC, which agrees with every
-    time zone whose offset is a whole number of half hours) that is the logical date. Airflow
-    holds at most one run per logical date, and the scheduler skips a tick a manual run already
-    holds, so each window is mailed by one run and each failure is mailed once. A run triggered
-    at any other moment (a manual run: no logical date, one between ticks, or an interval of its
-    own) overlaps the windows of the scheduled runs before and after it, which mail those
-    failures: it mails nothing.
+    The mailed-through mark moves to this end, so it must not lie after what the run saw: a
+    failure that finished after the read and before the end would be in no later run's window.
+    Anything earlier is safe, since a failure after the end is in the next run's window. A run
+    without an interval end (a manual run without a logical date) ends at the read.
     """
-    tick = parse_time(logical_date)
-    if tick is None or (tick - _EPOCH) % period:
-        return False
-    return (start, end) == (tick - period, tick)
+    read = parse_time(read_at)
+    end = parse_time(data_interval_end)
+    if read is None:
+        if end is None:
+            raise ValueError("a mail window needs an end or the time Civis was read")
+        return end
+    return read if end is None or end > read else end
+
+
+def mail_candidates(rows: Iterable[Mapping[str, Any]], end: datetime,
+                    bound: timedelta = MAIL_CATCHUP) -> list[dict[str, Any]]:
+    """What compute hands the mail task (its XCom, kept small): the workflows whose latest
+    failure finished in [end - bound, end), each as the e-mail's fields (`MAIL_FIELDS`) and
+    `failed_at`, that failure's finish (ISO 8601). Only the mail task knows the mark, so it picks
+    from these; an older failure could only be mailed past the catch-up bound."""
+    out = []
+    for row in rows:
+        failed = row.get("_last_failure")
+        if failed is not None and end - bound <= failed < end:
+            out.append({**{k: row[k] for k in MAIL_FIELDS}, "failed_at": iso_time(failed)})
+    return out
+
+
+@dataclass(frozen=True)
+class MailWindow:
+    """The failures a run mails: latest failure finished in [start, end).
+
+    `cut_from` is where the window would have started without the catch-up bound (None when the
+    bound cut nothing): the failures between it and `start` are not mailed.
+    """
+
+    start: datetime
+    end: datetime
+    cut_from: datetime | None = None
+
+    def holds(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+def mail_window(mark: Any, end: Any, first: timedelta = MAIL_PERIOD,
+                bound: timedelta = MAIL_CATCHUP) -> MailWindow:
+    """[mark, end): every failure after what earlier runs mailed, up to this run's end.
+
+    No mark yet (the first run): the `first` period before the end. A mark more than `bound`
+    before the end (an outage) starts the window at the bound, with `cut_from` saying where it
+    would have started. A mark at or after the end (a later run already mailed through it: a
+    cleared task or run, a scheduled run after a manual one) gives an empty window, so nothing
+    is mailed twice.
+    """
+    end = parse_time(end)
+    if end is None:
+        raise ValueError("a mail window needs an end")
+    start = parse_time(mark) or end - first
+    if start >= end:
+        return MailWindow(end, end)
+    if start < end - bound:
+        return MailWindow(end - bound, end, cut_from=start)
+    return MailWindow(start, end)
+
+
+def to_mail(candidates: Iterable[Mapping[str, Any]], window: MailWindow
+            ) -> list[Mapping[str, Any]]:
+    """The candidates (`mail_candidates`) whose latest failure finished inside the window."""
+    return [c for c in candidates
+            if c.get("failed_at") and window.holds(parse_time(c["failed_at"]))]
+
+
+def advanced_mark(mark: Any, end: Any) -> datetime:
+    """The mailed-through mark after a run mailed through `end`: never earlier than it was, so a
+    run that ends before the mark (see `mail_window`) cannot make a later run mail again."""
+    end = parse_time(end)
+    mark = parse_time(mark)
+    return end if mark is None or end > mark else mark
 
 
 def _order(row: Mapping[str, Any], state_key: str) -> tuple:

@@ -57,15 +57,18 @@ def collect(hook: Any, watched: Iterable[int] = (), cache: Mapping[str, Any] | N
     `workflows` (`core.workflow_summary` each), `definitions` (job ids and error per workflow
     id), `histories` (`core.history_summary` of each workflow's executions; none for a workflow
     that never ran), `jobs` (`core.job_summary` per job id), `errors`, `job_errors`, call
-    counts; and `definition_cache`, which `collect_xcoms` keeps out of the return value.
+    counts, `read_at` (when the reading began: no later failure is in it); and
+    `definition_cache`, which `collect_xcoms` keeps out of the return value.
 
     `cache` is the previous audit's `definition_cache` (parsed job ids per workflow id, with the
     `updated_at` they were parsed at).
     """
     started = time.monotonic()
+    read_at = core.iso_time(datetime.now(UTC))  # before the first call (`core.mail_end`)
     calls_before = hook.api_calls
     result = asyncio.run(_gather(hook, [int(w) for w in watched], dict(cache or {}),
                                  concurrency))
+    result["read_at"] = read_at
     result["api_calls"] = hook.api_calls - calls_before
     result["seconds"] = round(time.monotonic() - started, 2)
     log.info("Collected %d workflows and %d jobs in %d Civis API calls (%.1fs): %s",
@@ -280,23 +283,19 @@ def previous_definitions(ti: Any) -> dict[str, Any]:
     return dict(previous)
 
 
-def compute_task(collected: Mapping[str, Any], data_interval_start: Any = None,
-                 data_interval_end: Any = None, logical_date: Any = None,
+def compute_task(collected: Mapping[str, Any], data_interval_end: Any = None,
                  now: datetime | None = None) -> dict[str, Any]:
-    """The tabs' rows, and the new failures to mail: those whose latest failure finished inside
-    this run's data interval, when that interval is the schedule's own for the run's logical
-    date (`core.mails_its_window`); a manual run between ticks mails none."""
+    """The tabs' rows, and what the mail task needs: `mail`, this run's window end
+    (`core.mail_end`: the interval's end, never after collect's read of Civis) and the workflows
+    whose latest failure finished within the catch-up bound before it (`core.mail_candidates`).
+    The mail task picks from them by the mailed-through mark, which only it reads: a cleared or
+    late mail task must see the mark as it is when it sends, not as it was at compute."""
     now = now or datetime.now(UTC)
     wf_rows, jb_rows = core.build(collected, now)
-    start, end = core.mail_window(data_interval_start, data_interval_end)
-    fresh = core.new_failures(wf_rows, start, end)
-    mails = core.mails_its_window(logical_date, start, end)
-    if not mails and fresh:
-        log.info("%d workflow(s) failed in this run's interval; not mailed: the interval is not "
-                 "the schedule's own (a manual run), the scheduled runs mail them", len(fresh))
-        fresh = []
+    end = core.mail_end(data_interval_end, collected.get("read_at") or now)
+    candidates = core.mail_candidates(wf_rows, end)
     for row in wf_rows:
-        del row["_last_failure"]  # the mail rule's: the write and mail tasks read neither
+        del row["_last_failure"]  # the mail rule's: the write task does not read it
     figures = {
         "workflows": len(wf_rows),
         "jobs": len(jb_rows),
@@ -304,16 +303,13 @@ def compute_task(collected: Mapping[str, Any], data_interval_start: Any = None,
         "errors": sum(r["status"] == "error" for r in wf_rows),
         "overdue": sum(r["overdue"] == "yes" for r in wf_rows),
         "running": sum(r["status"] == "running" for r in wf_rows),
-        "new_failures": len(fresh),
+        "failed_within_catchup": len(candidates),
         "api_calls": collected.get("api_calls"),
     }
-    log.info("Audit: %s; mail window %s to %s (%s)", figures, start.isoformat(),
-             end.isoformat(), "mailed by this run" if mails else "not this run's to mail")
+    log.info("Audit: %s; mail window ends %s", figures, end.isoformat())
     return {"workflows": wf_rows, "jobs": jb_rows, "figures": figures,
             "spreadsheet_id": collected.get("spreadsheet_id"),
-            "new_failures": [{k: r[k] for k in ("workflow_id", "workflow", "owner",
-                                                "failure_streak", "failing_jobs", "error",
-                                                "last_finish")} for r in fresh]}
+            "mail": {"end": core.iso_time(end), "failures": candidates}}
 
 
 def write_task(audit: Mapping[str, Any], spreadsheet_id: str) -> dict[str, Any]:
@@ -346,20 +342,70 @@ def _after(columns: int) -> str:
     return f"{column_letters(columns + 1)}1"  # one blank column after the data
 
 
+MAILED_THROUGH_VARIABLE = f"{DAG_ID}_mailed_through"
+
+
+def mailed_through() -> datetime | None:
+    """The mark: the finish time up to which failures have been mailed (None: no run has mailed
+    yet). A value that is not an ISO 8601 time is reported and read as no mark."""
+    from airflow.sdk import Variable
+
+    value = Variable.get(MAILED_THROUGH_VARIABLE, default=None)
+    try:
+        return core.parse_time(value)
+    except (TypeError, ValueError):
+        log.warning("The Airflow Variable %r is not an ISO 8601 time; mailing as if no run had "
+                    "mailed yet", MAILED_THROUGH_VARIABLE)
+        return None
+
+
 def mail_task(audit: Mapping[str, Any], enabled: bool) -> int:
+    """E-mail the failures no run mailed yet, then move the mark: each failure is mailed once.
+
+    The window is [mark, end) (`core.mail_window`): a tick no run held (scheduler down, a long
+    audit) is caught up by the next run, up to `core.MAIL_CATCHUP`; a cleared mail task or run,
+    or a run whose end is behind the mark, mails nothing. The mark moves to the end only after
+    the send succeeded (or there was nothing to send): a failed send fails the task, whose retry
+    mails the same window. With e-mail off the mark moves too, so turning it back on does not
+    mail what happened meanwhile (that is on the sheet). Returns how many workflows were mailed.
+    """
+    from airflow.sdk import Variable
+
     from precinct.notifications import send_alert
 
-    fresh = list(audit.get("new_failures") or [])
-    if not fresh or not enabled:
-        log.info("%d new failure(s); e-mail %s", len(fresh), "on" if enabled else "off")
+    mail = audit.get("mail") or {}
+    if not mail.get("end"):
+        log.warning("Compute handed no mail window (a run from before the mailed-through mark); "
+                    "nothing mailed, the mark is left as it is")
         return 0
+    mark = mailed_through()
+    window = core.mail_window(mark, mail["end"])
+    if window.cut_from is not None:
+        log.warning("Failures that finished between %s and %s are not mailed: the catch-up is "
+                    "bounded to %s (they are on the sheet)", window.cut_from.isoformat(),
+                    window.start.isoformat(), core.MAIL_CATCHUP)
+    fresh = core.to_mail(mail.get("failures") or [], window)
+    log.info("Mail window %s to %s (mailed through %s): %d new failure(s); e-mail %s",
+             window.start.isoformat(), window.end.isoformat(),
+             mark.isoformat() if mark else "nothing yet", len(fresh), "on" if enabled else "off")
+    if fresh and enabled and not send_alert(*failure_mail(fresh)):
+        log.warning("The new failures were not e-mailed; the mark stays, the next run mails them")
+        return 0
+    through = core.advanced_mark(mark, window.end)
+    if through != mark:
+        Variable.set(MAILED_THROUGH_VARIABLE, core.iso_time(through))
+    return len(fresh) if enabled else 0
+
+
+def failure_mail(fresh: list[Mapping[str, Any]]) -> tuple[str, dict[str, str]]:
+    """Subject and lines of the new-failures e-mail (one line per workflow)."""
     subject = (f"Civis audit: {len(fresh)} workflow(s) failed" if len(fresh) > 1 else
                f"Civis audit: workflow {fresh[0]['workflow']} ({fresh[0]['workflow_id']}) failed")
     lines = {
         f"{r['workflow']} ({r['workflow_id']})":
-            f"failed {r['last_finish']}; streak {r['failure_streak']}; owner {r['owner']}; "
+            f"failed {core.format_time(core.parse_time(r['failed_at']))}; "
+            f"streak {r['failure_streak']}; now {r['status']}; owner {r['owner']}; "
             f"failing jobs: {r['failing_jobs'] or '-'}; {r['error'] or ''}".rstrip("; ")
         for r in fresh
     }
-    send_alert(subject, lines)
-    return len(fresh)
+    return subject, lines

@@ -10,6 +10,8 @@ import pytest
 from precinct.audit import (
     JOB_COLUMNS,
     WORKFLOW_COLUMNS,
+    MailWindow,
+    advanced_mark,
     build,
     definition_summary,
     describe_schedule,
@@ -20,10 +22,11 @@ from precinct.audit import (
     is_overdue,
     job_ids_from_definition,
     job_summary,
+    mail_candidates,
+    mail_end,
     mail_window,
-    mails_its_window,
-    new_failures,
     summarize_executions,
+    to_mail,
     workflow_summary,
 )
 
@@ -350,54 +353,76 @@ def test_failures_first_in_both_frames(collected):
     assert list(jb["state"])[:2] == ["error", "failed"]
 
 
-def test_a_failure_is_mailed_in_one_interval_only(collected):
-    rows, _ = build(collected, NOW)
-    first = new_failures(rows, *mail_window(NOW - timedelta(minutes=30), NOW))
-    assert [r["workflow_id"] for r in first] == [2]
-    assert new_failures(rows, *mail_window(NOW, NOW + timedelta(minutes=30))) == []
-    assert new_failures(rows, *mail_window(NOW - timedelta(hours=1),
-                                           NOW - timedelta(minutes=30))) == []
-
-
 TICK = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a tick of the audit's */30 schedule
 
 
-def test_a_scheduled_run_mails_its_window():
-    # The cron timetable's data interval is the tick itself; the window is the 30 minutes
-    # before it, and every scheduled run (logical date on a tick) mails it.
-    assert mails_its_window(TICK, *mail_window(TICK, TICK))
-    half_past = TICK + timedelta(minutes=30)
-    assert mails_its_window(half_past.isoformat(), *mail_window(half_past, half_past))
-    # In the campaign's time zone the ticks are the same instants.
-    local = TICK.astimezone(CHICAGO)
-    assert mails_its_window(local, *mail_window(local, local))
-
-
-def test_a_manual_run_between_ticks_mails_nothing(collected):
+def test_compute_hands_the_mail_task_the_failures_within_the_catch_up_bound(collected):
     rows, _ = build(collected, NOW)
-    manual = TICK + timedelta(minutes=10)  # triggered at 15:10: window 14:40 to 15:10
-    window = mail_window(manual, manual)
-    assert [r["workflow_id"] for r in new_failures(rows, *window)] == [2]  # in its window...
-    assert not mails_its_window(manual, *window)  # ...but the 15:00 and 15:30 runs mail it
-    # No logical date at all (a manual run triggered without one).
-    assert not mails_its_window(None, *mail_window(None, NOW))
-    # Seconds past a tick are not a tick.
-    late = TICK + timedelta(seconds=1)
-    assert not mails_its_window(late, *mail_window(late, late))
+    failed = NOW - timedelta(minutes=20)  # workflow 2's latest failure, 14:50
+    assert mail_candidates(rows, NOW) == [{
+        "workflow_id": 2, "workflow": "Hourly sync", "owner": "Maya Rodriguez",
+        "status": "failed", "failure_streak": 2, "failing_jobs": "22 Load, 23 (unreadable)",
+        "error": "Task step_2 failed: ERROR: relation does not exist",
+        "failed_at": "2026-11-24T14:50:00Z"}]
+    assert mail_candidates(rows, failed) == []  # the end is not in the window
+    assert [c["workflow_id"] for c in mail_candidates(rows, failed + timedelta(hours=24))] == [2]
+    assert mail_candidates(rows, failed + timedelta(hours=24, seconds=1)) == []
 
 
-def test_a_run_on_a_tick_with_an_interval_of_its_own_mails_nothing():
-    # A manual run on the 15:00 tick (the scheduler then skips 15:00) with a 2-hour interval
-    # overlaps the 13:30 to 14:30 ticks' windows: only the schedule's own window is mailed.
-    start = TICK - timedelta(hours=2)
-    assert not mails_its_window(TICK, *mail_window(start, TICK))
-    assert mails_its_window(TICK, *mail_window(TICK - timedelta(minutes=30), TICK))
+def test_the_window_runs_from_the_mark_to_the_end():
+    mark = TICK - timedelta(minutes=30)
+    assert mail_window(mark, TICK) == MailWindow(mark, TICK)
+    assert mail_window("2026-11-24T14:30:00Z", TICK.isoformat()) == MailWindow(mark, TICK)
+    # A skipped tick: the window reaches back to the last mailed end.
+    assert mail_window(TICK - timedelta(hours=2), TICK).start == TICK - timedelta(hours=2)
 
 
-def test_mail_window_for_a_point_in_time_timetable():
-    assert mail_window(NOW, NOW) == (NOW - timedelta(minutes=30), NOW)
-    assert mail_window("2026-11-24T14:30:00+00:00", NOW.isoformat()) == (
-        datetime(2026, 11, 24, 14, 30, tzinfo=UTC), NOW)
+def test_without_a_mark_the_first_run_mails_the_30_minutes_before_its_end():
+    assert mail_window(None, TICK) == MailWindow(TICK - timedelta(minutes=30), TICK)
+
+
+def test_the_catch_up_after_an_outage_is_bounded_and_says_what_it_cut():
+    mark = TICK - timedelta(days=3)
+    window = mail_window(mark, TICK)
+    assert window == MailWindow(TICK - timedelta(hours=24), TICK, cut_from=mark)
+    assert mail_window(TICK - timedelta(hours=24), TICK).cut_from is None
+
+
+def test_the_mark_never_moves_backwards():
+    later = TICK + timedelta(minutes=10)  # a manual run at 15:10 already mailed through it
+    window = mail_window(later, TICK)  # the 15:00 run, cleared or late
+    assert window.start == window.end and not window.holds(TICK - timedelta(minutes=1))
+    assert advanced_mark(later, TICK) == later
+    assert advanced_mark(TICK - timedelta(minutes=30), TICK) == TICK
+    assert advanced_mark(None, TICK) == TICK
+
+
+def test_the_end_is_the_interval_end_but_never_after_the_read():
+    read = TICK + timedelta(minutes=2)
+    assert mail_end(TICK, read) == TICK  # a scheduled run: its tick
+    assert mail_end(TICK.isoformat(), "2026-11-24T15:02:00Z") == TICK
+    assert mail_end(None, read) == read  # a manual run without a logical date
+    assert mail_end(TICK + timedelta(hours=1), read) == read  # an interval ahead of the read
+
+
+def test_each_failure_is_mailed_exactly_once_across_runs():
+    """Runs in the order they happen: the 15:00 tick, 15:30 skipped (scheduler down), 16:00,
+    16:00 again (its mail task cleared), a manual run at 16:10, then 16:30 and a late 16:00."""
+    failures = {n: TICK - timedelta(minutes=25) + timedelta(minutes=7) * n for n in range(14)}
+    rows = [{"workflow_id": n, "workflow": f"w{n}", "owner": "", "status": "failed",
+             "failure_streak": 1, "failing_jobs": "", "error": "", "_last_failure": at}
+            for n, at in failures.items()]
+    mailed: list[int] = []
+    mark = None
+    for end in [TICK, TICK + timedelta(minutes=60), TICK + timedelta(minutes=60),
+                TICK + timedelta(minutes=70), TICK + timedelta(minutes=90),
+                TICK + timedelta(minutes=60)]:
+        seen = [r for r in rows if r["_last_failure"] < end]  # what that run read
+        window = mail_window(mark, end)
+        mailed += [c["workflow_id"] for c in to_mail(mail_candidates(seen, end), window)]
+        mark = advanced_mark(mark, end)
+    expected = [n for n, at in failures.items() if at < TICK + timedelta(minutes=90)]
+    assert sorted(mailed) == expected and len(mailed) == len(set(mailed))
 
 
 # -- what collect hands on: summaries, not executions ----------------------------------------
