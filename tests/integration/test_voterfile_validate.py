@@ -10,6 +10,8 @@ Each test builds its own tiny input and voterfile tables in a schema of its own.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -17,6 +19,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from devstack import postgres
 from precinct.operators import voterfile
+from precinct.operators.civis import CivisRunOperator
+from precinct.operators.voterfile_sql import VoterfileSqlOperator
+from tests.integration.civis_support import FakeTI, MemoryRegistry, execute
 
 pytestmark = pytest.mark.usefixtures("devstack_env")
 
@@ -99,7 +104,9 @@ def staged(schema: str) -> list[tuple]:
                             f"{schema}.matched__stg_universe ORDER BY source_id").fetchall()
 
 
-def test_column_names_in_another_case_resolve_to_the_catalogs_and_staging_works(schema):
+def test_column_names_in_another_case_resolve_to_the_catalogs_and_staging_works(schema,
+                                                                              monkeypatch):
+    monkeypatch.setattr(CivisRunOperator, "registry", MemoryRegistry())
     # The form's names differ in case from the catalog's (`first_name`, `"ZipCode"`): validate
     # passes them on as the catalog spells them, so the quoted names in the SQL exist.
     config = voterfile.validate_task(params(schema, primary_key="ID",
@@ -108,6 +115,10 @@ def test_column_names_in_another_case_resolve_to_the_catalogs_and_staging_works(
     assert config["primary_key"] == "id"
     assert config["columns"] == {"first_name": "first_name", "last_name": "last_name",
                                  "state": "state", "zip": "ZipCode"}
-    assert voterfile.stage_universe_task(config) == 2
+    op = VoterfileSqlOperator(task_id="stage_universe", step="stage_universe", config=config,
+                              deferrable=False)
+    context = {"ti": FakeTI(op.task_id), "run_id": "manual__case", "params": {},
+               "dag_run": SimpleNamespace(run_after=datetime(2026, 11, 3, 10))}
+    assert execute(op, context) == 2
     assert staged(schema) == [("1", "Ann", "Lee", "IL", "60601"),
                               ("2", "Bo", "Diaz", "WI", None)]
