@@ -303,39 +303,30 @@ def test_publish_twins_running_at_once_leave_one_copy_of_the_history(db):
     assert history_keys(conn, schema) == (3, 0)  # best1: 2 rows, best2: 1 row, once each
 
 
-def test_an_old_history_table_gets_its_key_and_loses_its_duplicates(db):
+def test_an_old_history_table_without_the_key_gets_no_duplicates(db):
+    """A history table from an earlier version (no unique key) is left as it is; publishing
+    the same run twice still adds its rows once (NOT EXISTS)."""
     conn, schema = db
     config = config_for(schema)
-    # As earlier versions created it: no unique key; one run's rows in twice (a retry beside a
-    # still-running first try), once with another matched_date (the retry ran after midnight).
     conn.execute(f"CREATE TABLE {schema}.matched_all_matches ({sql.HISTORY_COLUMNS})")
-    conn.execute(f"""INSERT INTO {schema}.matched_all_matches VALUES
-        ('1', 1, 'VB1', 0.9, TRUE, 1, '2026-10-01', 'run-0'),
-        ('1', 1, 'VB1', 0.9, TRUE, 1, '2026-10-02', 'run-0'),
-        ('2', 2, 'VB2', 0.7, FALSE, 1, '2026-10-01', 'run-0'),
-        ('2', 2, 'VB2', 0.7, FALSE, 1, '2026-10-01', 'run-0'),
-        ('2', 2, 'VB2', 0.8, FALSE, 2, '2026-10-01', 'run-0')""")
-    conn.execute(f"CREATE VIEW {schema}.history_view AS SELECT * FROM "
-                 f"{schema}.matched_all_matches")
-    [check] = run(conn, sql.history_key(config), rendered=True)
-    assert sql.needs_history_key({"history": check[0], "keys": check[1]})
-    run(conn, sql.create_history(config, add_key=True), rendered=True)
-    assert history_keys(conn, schema) == (3, 0)
-    assert rows(conn, f"SELECT matched_date FROM {schema}.history_view WHERE source_id = '1'"
-                ) == [(date(2026, 10, 1),)]  # the first copy kept; the view still works
-    [check] = run(conn, sql.history_key(config), rendered=True)
-    assert not sql.needs_history_key({"history": check[0], "keys": check[1]})
-    run(conn, sql.create_history(config), rendered=True)  # then a no-op
-    with pytest.raises(psycopg.errors.UniqueViolation):
-        conn.execute(f"INSERT INTO {schema}.matched_all_matches VALUES "
-                     f"('1', 1, 'VB1', 0.9, TRUE, 1, '2026-10-03', 'run-0')")
+    conn.execute(f"INSERT INTO {schema}.matched_all_matches VALUES "
+                 f"('9', 9, 'VB9', 0.9, TRUE, 1, '2026-10-01', 'run-0')")
+    _full_pipeline_tables(conn, schema, config)
+    run(conn, sql.create_history(config), rendered=True)  # a no-op on the old table
+    for _ in range(2):
+        run(conn, sql.publish(config, "run-1", date(2026, 11, 1)))
+    assert history_keys(conn, schema) == (4, 0)  # run-0's row, and run-1's 3 rows once
+
+
+def unique_keys(conn, schema) -> int:
+    return rows(conn, "SELECT COUNT(*) FROM pg_constraint c JOIN pg_class t ON t.oid = "
+                      "c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE "
+                      f"c.contype = 'u' AND n.nspname = '{schema}' AND "
+                      "t.relname = 'matched_all_matches'")[0][0]
 
 
 def test_a_new_history_table_has_the_key(db):
     conn, schema = db
     config = config_for(schema)
-    [check] = run(conn, sql.history_key(config), rendered=True)
-    assert not sql.needs_history_key({"history": check[0], "keys": check[1]})  # none yet
     run(conn, sql.create_history(config), rendered=True)
-    [check] = run(conn, sql.history_key(config), rendered=True)
-    assert check == (1, 1)
+    assert unique_keys(conn, schema) == 1

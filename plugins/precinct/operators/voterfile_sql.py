@@ -114,12 +114,7 @@ class VoterfileSqlOperator(CivisQueryOperator):
         from precinct.voterfile import sql
 
         if self.step == "stage_universe":
-            [row] = self._read(sql.history_key(cfg))
-            add_key = sql.needs_history_key(row)
-            if add_key:
-                self.log.info("%s.%s has no unique key yet: removing duplicate rows and "
-                              "adding it", cfg.output_schema, cfg.history_table)
-            return _join(sql.create_history(cfg, add_key=add_key), sql.stage_universe(cfg))
+            return _join(sql.create_history(cfg), sql.stage_universe(cfg))
         if self.step == "dedupe":
             for key in ("source", "matches", "best"):
                 if not getattr(self, key):

@@ -127,41 +127,16 @@ def _text(column: str | None) -> str:
         "CAST(NULL AS varchar(256))"
 
 
-def history_key(config: MatchConfig) -> Step:
-    """One row: does the history table exist (`history`), and how many UNIQUE constraints it
-    has (`keys`): a history table from before the key was added gets it (`create_history`)."""
-    return Step("SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
-                "%(schema)s AND table_name = %(table)s) AS history, (SELECT COUNT(*) FROM "
-                "information_schema.table_constraints WHERE table_schema = %(schema)s AND "
-                "table_name = %(table)s AND constraint_type = 'UNIQUE') AS keys",
-                {"schema": config.output_schema, "table": config.history_table})
-
-
-def needs_history_key(row: dict[str, Any]) -> bool:
-    """From `history_key`'s row: the table exists without its unique key."""
-    return int(row["history"]) > 0 and int(row["keys"]) == 0
-
-
-def create_history(config: MatchConfig, *, add_key: bool = False) -> Step:
-    """The history table, created with its unique key. `add_key`: it exists from an earlier
-    version without the key; keep one row per key (earlier versions could insert a run's rows
-    twice) and add the key. In place (DELETE and INSERT, not a rebuild), so that grants and
-    views on the table survive."""
+def create_history(config: MatchConfig) -> Step:
+    """The history table, created with its unique key (PostgreSQL enforces it; on Redshift,
+    which does not, the inserts' NOT EXISTS is what keeps one row per key). A table created by
+    an earlier version has no key and is left as it is: altering it needs its owner, and
+    rewriting it risks the history if the script is cut short; the NOT EXISTS inserts keep
+    new duplicates out of it all the same."""
     history = q(config.output_schema, config.history_table)
-    text = (f"CREATE SCHEMA IF NOT EXISTS {q(config.output_schema)};\n"
-            f"CREATE TABLE IF NOT EXISTS {history} ({HISTORY_COLUMNS}, UNIQUE ({HISTORY_KEY}))")
-    if add_key:
-        text += (
-            f";\nCREATE TEMPORARY TABLE vfm_history_once AS SELECT {HISTORY_NAMES} FROM (\n"
-            f"  SELECT h.*, ROW_NUMBER() OVER (PARTITION BY {HISTORY_KEY} ORDER BY "
-            f"h.matched_date, h.score DESC, h.person_id) AS rn FROM {history} h\n) d "
-            f"WHERE d.rn = 1;\n"
-            f"DELETE FROM {history};\n"
-            f"INSERT INTO {history} ({HISTORY_NAMES}) SELECT {HISTORY_NAMES} "
-            f"FROM vfm_history_once;\n"
-            f"DROP TABLE vfm_history_once;\n"
-            f"ALTER TABLE {history} ADD UNIQUE ({HISTORY_KEY})")
-    return Step(text)
+    return Step(f"CREATE SCHEMA IF NOT EXISTS {q(config.output_schema)};\n"
+                f"CREATE TABLE IF NOT EXISTS {history} ({HISTORY_COLUMNS}, "
+                f"UNIQUE ({HISTORY_KEY}))")
 
 
 def stage_universe(config: MatchConfig) -> Step:
