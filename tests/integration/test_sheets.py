@@ -320,6 +320,19 @@ def test_persistent_500_leaves_previous_content(hook: SheetsHook, spreadsheet: s
     assert after["formats"] == before["formats"]
 
 
+def test_a_write_over_googles_request_limit_is_refused_before_any_change(
+        hook: SheetsHook, spreadsheet: str) -> None:
+    hook.write_dataframe(spreadsheet, "Workflows", audit_frame())
+    before = sheets.tab_state(spreadsheet, "Workflows")
+    sheets.clear_calls()
+    big = pd.DataFrame({"note": ["x" * 400] * 30_000, "n": range(30_000)})
+    with pytest.raises(SheetsError, match=r"30000 rows make a \d+\.\d MB request, over "
+                                          r"Google's 10\.5 MB limit"):
+        hook.write_dataframe(spreadsheet, "Workflows", big)
+    assert calls_to(":batchUpdate") == []
+    assert sheets.tab_state(spreadsheet, "Workflows") == before
+
+
 def test_refused_write_keeps_old_values_and_highlights(hook: SheetsHook, spreadsheet: str) -> None:
     # The write would move the highlight, shrink the grid, move the stamp and add a tab, all in
     # the one batchUpdate; the sheet refuses it (403: edit access lost), which is not retried.

@@ -62,6 +62,9 @@ DEFAULT_HIGHLIGHT = "#F4CCCC"  # Sheets' "light red 3"
 MIN_ROWS = 2  # header + one row: Sheets refuses to freeze every row of a sheet
 # A metadata read only needs each tab's properties (id, title, grid size), not the rest.
 METADATA_FIELDS = "sheets.properties"
+# Google refuses a request body over 10 MiB (400 "Request payload size exceeds the limit"). A
+# write's one batch carries every cell as a CellData object, about 540 bytes an audit row.
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -518,6 +521,13 @@ class SheetsHook(BaseHook):
         props = self._sheet_properties(spreadsheet_id, titles)
         requests, added = _write_requests(plans, props)
         body = {"requests": requests}
+        size = len(json.dumps(body).encode())
+        if size > MAX_REQUEST_BYTES:  # refuse here, clearly, instead of Google's 400 on each try
+            rows = sum(plan.n_rows - 1 for plan in plans.values())
+            raise SheetsError(
+                f"Sheets write to {spreadsheet_id} ({', '.join(titles)}): {rows} rows make a "
+                f"{size / 1e6:.1f} MB request, over Google's {MAX_REQUEST_BYTES / 1e6:.1f} MB "
+                "limit for one atomic write; nothing was written")
         try:
             self._call("write", spreadsheet_id, titles,
                        lambda: self.http.batch_update(spreadsheet_id, body))
