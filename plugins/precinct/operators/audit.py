@@ -393,7 +393,14 @@ def mail_task(audit: Mapping[str, Any], enabled: bool) -> int:
         return 0
     through = core.advanced_mark(mark, window.end)
     if through != mark:
-        Variable.set(MAILED_THROUGH_VARIABLE, core.iso_time(through))
+        try:
+            Variable.set(MAILED_THROUGH_VARIABLE, core.iso_time(through))
+        except Exception as exc:  # noqa: BLE001 - whatever the Variable store raised
+            # The mail is out: failing here would have each retry send it again. The next run
+            # mails this window once more at most, from the mark as it was.
+            log.warning("The mail went out but the mark could not be moved to %s (%s); the "
+                        "next run may mail these failures once more", through.isoformat(),
+                        type(exc).__name__)
     return len(fresh) if enabled else 0
 
 
