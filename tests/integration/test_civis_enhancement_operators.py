@@ -264,3 +264,33 @@ def test_killing_the_deferred_task_cancels_the_enhancement_run(registry, schema)
     asyncio.run(trigger.on_kill())  # what the triggerer calls when a user kills the task
     [job] = enhancements(schema)
     assert [r["state"] for r in job["runs"]] == ["cancelled"]
+
+
+class RunNotesFail(MemoryRegistry):
+    """Notes a job (no run yet), but cannot note a run: the store failed in between."""
+
+    def save(self, ti, record) -> None:
+        if record.get("run_id") is not None:
+            raise OSError("the Variable store is down")
+        super().save(ti, record)
+
+
+def test_a_run_that_cannot_be_noted_is_cancelled_and_its_job_kept(schema, monkeypatch):
+    """The job stays noted, so the retry runs it again: one enhancement, not one per try."""
+    store = RunNotesFail()
+    monkeypatch.setattr(CivisRunOperator, "registry", store)
+    cfg = config(schema)
+    with pytest.raises(AirflowException, match="was cancelled so that a retry starts one run"):
+        data_match("dm_unnotable", cfg).execute({"ti": FakeTI("dm_unnotable")})
+    [job] = enhancements(schema)
+    assert [r["state"] for r in job["runs"]] == ["cancelled"]
+    assert [n["job_id"] for n in store.notes.values()] == [job["id"]]
+
+    store_ok = MemoryRegistry()  # the store is back
+    store_ok.notes = store.notes
+    monkeypatch.setattr(CivisRunOperator, "registry", store_ok)
+    result = execute(data_match("dm_unnotable", cfg, deferrable=False),
+                     {"ti": FakeTI("dm_unnotable", try_number=2)})
+    assert result["state"] == "succeeded" and result["job_id"] == job["id"]
+    [job] = enhancements(schema)
+    assert [r["state"] for r in job["runs"]] == ["cancelled", "succeeded"]

@@ -229,7 +229,7 @@ class CivisRunOperator(BaseOperator):
         self.log.info("Civis %s %s run %s succeeded", run.job_type, run.job_id, run.run_id)
         return run.to_dict()
 
-    def _cancel(self, why: str) -> None:
+    def _cancel(self, why: str, *, forget: bool = True) -> None:
         run = self._run
         if run is None or run.done:
             return
@@ -240,7 +240,8 @@ class CivisRunOperator(BaseOperator):
         except Exception as exc:  # noqa: BLE001 - killing must not raise; the log says why
             self.log.warning("Could not cancel Civis run %s: %s", run.run_id, exc)
             return
-        self._forget()
+        if forget:
+            self._forget()
 
     def _note(self, run: CivisRun, context: Context) -> None:
         record = {"job_type": run.job_type, "job_id": run.job_id, "run_id": run.run_id,
@@ -255,7 +256,8 @@ class CivisRunOperator(BaseOperator):
                                  "already ended", run.run_id, type(exc).__name__)
                 return
             # Un-noted, a live run is invisible to the retry, which would start a second one.
-            self._cancel("its re-attach note could not be saved")
+            # What is noted stays (an enhancement's job: its retry runs that job again).
+            self._cancel("its re-attach note could not be saved", forget=False)
             raise AirflowException(
                 f"Could not note Civis {run.job_type} {run.job_id} run {run.run_id} for "
                 f"re-attach ({type(exc).__name__}); the run was cancelled so that a retry "
