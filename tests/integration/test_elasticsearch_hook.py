@@ -368,9 +368,11 @@ class _Response:
 
 
 class _StubIndices:
-    """Answers like Elasticsearch 8.14+ when one alias action of several fails."""
+    """Answers like Elasticsearch 8.14+ when one alias action of several fails (`errors: true`,
+    the other actions applied)."""
 
-    def __init__(self) -> None:
+    def __init__(self, failing: dict) -> None:
+        self.failing = failing
         self.actions: list[dict] = []
 
     def get_alias(self, name: str) -> _Response:
@@ -378,32 +380,36 @@ class _StubIndices:
 
     def update_aliases(self, actions: list[dict]) -> _Response:
         self.actions = actions
-        return _Response({
-            "acknowledged": True,
-            "errors": True,
-            "action_results": [
-                {"action": {"type": "remove", "indices": ["old_a"], "aliases": ["al"]},
-                 "status": 404, "error": {"type": "aliases_not_found_exception"}},
-                {"action": {"type": "remove", "indices": ["old_b"], "aliases": ["al"]},
-                 "status": 200},
-                {"action": {"type": "add", "indices": ["new"], "aliases": ["al"]}, "status": 200},
-            ],
-        })
+        ok = [{"action": {"type": "remove", "indices": ["old_b"], "aliases": ["al"]},
+               "status": 200},
+              {"action": {"type": "add", "indices": ["new"], "aliases": ["al"]}, "status": 200}]
+        return _Response({"acknowledged": True, "errors": True,
+                          "action_results": [self.failing, *ok]})
 
 
-def test_promote_removes_only_from_holders_and_raises_on_errors_flag():
+def _stubbed(failing: dict) -> tuple[ElasticsearchHook, _StubIndices]:
     hook = ElasticsearchHook()
-    stub = _StubIndices()
+    stub = _StubIndices(failing)
     hook._client = type("StubClient", (), {"indices": stub})()
+    return hook, stub
 
-    with pytest.raises(ElasticsearchHookError, match="aliases_not_found_exception"):
-        hook.promote("al", "new")
 
-    assert stub.actions == [
+def test_an_alias_already_gone_from_an_old_index_completes_the_move():
+    hook, stub = _stubbed({"action": {"type": "remove", "indices": ["old_a"], "aliases": ["al"]},
+                           "status": 404, "error": {"type": "aliases_not_found_exception"}})
+    assert hook.promote("al", "new") == ["old_a", "old_b"]
+    assert stub.actions == [  # removed only from the indices that held it, then added
         {"remove": {"index": "old_a", "alias": "al"}},
         {"remove": {"index": "old_b", "alias": "al"}},
         {"add": {"index": "new", "alias": "al"}},
     ]
+
+
+def test_any_other_failed_alias_action_raises():
+    hook, _ = _stubbed({"action": {"type": "add", "indices": ["new"], "aliases": ["al"]},
+                        "status": 404, "error": {"type": "index_not_found_exception"}})
+    with pytest.raises(ElasticsearchHookError, match="index_not_found_exception"):
+        hook.promote("al", "new")
 
 
 def test_plain_media_type_node_rewrites_only_the_media_types(monkeypatch):

@@ -389,7 +389,9 @@ class ElasticsearchHook(BaseHook):
         and applies the rest, OpenSearch before 2.12 has no `must_exist`). On the first run there
         is nothing to remove and the call only adds. A request the server refuses (e.g. an index
         that does not exist) raises the client's error; an `errors: true` answer raises
-        `ElasticsearchHookError`, so a half-applied move never passes silently.
+        `ElasticsearchHookError`, so a half-applied move never passes silently, unless the only
+        failures are removals of an alias already gone (a concurrent move took it off first):
+        then every alias is where this move puts it.
         """
         if not targets:
             raise ValueError("move_aliases needs at least one alias to move")
@@ -408,7 +410,13 @@ class ElasticsearchHook(BaseHook):
                 result for result in response.get("action_results", [])
                 if result.get("error") or int(result.get("status", 200)) >= 300
             ]
-            raise ElasticsearchHookError(f"moving aliases {moves} failed: {failed or response}")
+            # An alias removed between our read and the call (a concurrent move) is already
+            # where this move wants it: the rest was applied, the end state is the intended one.
+            gone = [r for r in failed if _alias_already_gone(r)]
+            if not failed or len(gone) < len(failed):
+                raise ElasticsearchHookError(f"moving aliases {moves} failed: {failed or response}")
+            self.log.warning("Moving aliases %s: %d alias(es) were already gone from the old "
+                             "index; the move is complete", moves, len(gone))
         if not response.get("acknowledged", False):
             self.log.warning(
                 "Aliases %s were applied but not acknowledged by every node in time", moves
@@ -419,3 +427,10 @@ class ElasticsearchHook(BaseHook):
                 alias, new_index, ", ".join(previous[alias]) or "none",
             )
         return previous
+
+
+def _alias_already_gone(result: Mapping[str, Any]) -> bool:
+    """An `_aliases` action result that failed only because the alias it removes is not there."""
+    action = result.get("action") or {}
+    error = result.get("error") or {}
+    return action.get("type") == "remove" and error.get("type") == "aliases_not_found_exception"
