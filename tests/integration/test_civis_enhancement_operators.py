@@ -4,8 +4,11 @@ The operators, hook, trigger and HTTP calls are real; the stand-in really matche
 standardises the staged rows on the devstack PostgreSQL database. As in test_civis_operators,
 the operators run in-process (execute, the trigger re-created from its serialized form, then
 `execute_complete` on a fresh operator instance, as after a real deferral) with an in-memory
-re-attach note in place of the Airflow Variable. Enhancements created are counted in the
-stand-in (`/__admin/jobs`), never inferred from our own code.
+re-attach note in place of the Airflow Variable. One test runs the task under a real task runner
+(`airflow tasks test` from a temporary DAG folder, the note in a real Variable), SIGKILLs it
+right after the enhancement job was created and noted, and runs the task instance again.
+Enhancements created are counted in the stand-in (`/__admin/jobs`), never inferred from our own
+code.
 """
 
 # The test schema's name is generated here (uuid hex), never user input.
@@ -13,8 +16,11 @@ stand-in (`/__admin/jobs`), never inferred from our own code.
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -37,6 +43,7 @@ from tests.integration.civis_support import (
     execute,
     run_trigger,
 )
+from tests.support import run_airflow
 
 pytestmark = pytest.mark.integration
 OUTPUT = "signups_matched"
@@ -294,3 +301,72 @@ def test_a_run_that_cannot_be_noted_is_cancelled_and_its_job_kept(schema, monkey
     assert result["state"] == "succeeded" and result["job_id"] == job["id"]
     [job] = enhancements(schema)
     assert [r["state"] for r in job["runs"]] == ["cancelled", "succeeded"]
+
+
+CRASH_DAG = '''
+"""Temporary DAG for test_civis_enhancement_operators: a worker crash right after the Data
+Match job was created and noted, before its run started."""
+import json
+import os
+import signal
+
+import pendulum
+from airflow.sdk import DAG
+
+from precinct.operators.enhancements import CivisDataMatchOperator
+
+
+class CrashAfterCreate(CivisDataMatchOperator):
+    def _note_job(self, job_id, ti, **kwargs):
+        super()._note_job(job_id, ti, **kwargs)
+        if kwargs.get("before_run") and os.environ.get("CIVIS_TEST_CRASH") == "1":
+            os.kill(os.getpid(), signal.SIGKILL)  # the job is in Civis and noted, no run yet
+
+
+with DAG("enhancement_reattach_probe", schedule=None, catchup=False,
+         start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    CrashAfterCreate(task_id="match", config=json.loads(os.environ["CIVIS_TEST_CONFIG"]),
+                     input_stage="universe", output_stage="match1", poll_interval=0.3)
+'''
+
+
+def test_a_created_enhancement_survives_a_killed_airflow_process(airflow_db, schema,
+                                                                  tmp_path: Path):
+    """A real task instance (real task runner, the note in an Airflow Variable), its process
+    SIGKILLed right after Civis created the Data Match job and the job was noted, before the
+    run started; then the same task instance run again (deferring, the trigger inline): the
+    noted job is run, no second enhancement, and the note is cleared."""
+    (tmp_path / "enhancement_reattach_probe.py").write_text(CRASH_DAG)
+    env = {"AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path),
+           "CIVIS_TEST_CONFIG": json.dumps(config(schema))}
+    run_id = f"manual__enhancement_{schema}"
+    note = f"precinct_civis_run.enhancement_reattach_probe.match.-1.{run_id}"
+    try:
+        for command in (("dags", "reserialize"),
+                        ("dags", "trigger", "enhancement_reattach_probe", "--run-id", run_id)):
+            result = run_airflow(*command, extra_env=env)
+            assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+        crashed = run_airflow("tasks", "test", "enhancement_reattach_probe", "match", run_id,
+                              extra_env={**env, "CIVIS_TEST_CRASH": "1"})
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+        [job] = enhancements(schema)
+        assert job["kind"] == "civis_data_match" and job["runs"] == []
+        noted = run_airflow("variables", "get", note, extra_env=env)
+        assert noted.returncode == 0, noted.stderr[-2000:]
+        record = json.loads(noted.stdout.strip().splitlines()[-1])
+        assert record["job_id"] == job["id"] and record["run_id"] is None
+
+        again = run_airflow("tasks", "test", "enhancement_reattach_probe", "match", run_id,
+                            extra_env=env)
+        output = again.stdout + again.stderr
+        assert again.returncode == 0, output[-3000:]
+        assert f"Started a new run of Civis Data Match job {job['id']}" in output, output[-3000:]
+        [job] = enhancements(schema)
+        assert [r["state"] for r in job["runs"]] == ["succeeded"], "one enhancement, one run"
+        assert count(schema, f"{OUTPUT}__stg_match1") > 30
+        notes = run_airflow("variables", "list", "-o", "plain", extra_env=env).stdout
+        assert note not in notes
+    finally:
+        run_airflow("variables", "delete", note, extra_env=env)  # only if the test failed
+        run_airflow("dags", "delete", "enhancement_reattach_probe", "--yes", extra_env=env)

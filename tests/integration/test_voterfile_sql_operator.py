@@ -3,17 +3,26 @@
 The operator, hook, trigger and HTTP calls are real; the stand-in runs each step's SQL script on
 the devstack PostgreSQL (the Redshift stand-in). As in test_civis_operators, the operator runs
 in-process (execute, the trigger re-created from its serialized form, then `execute_complete`)
-with an in-memory re-attach note in place of the Airflow Variable. SQL scripts started are
-counted in the stand-in (`/__admin/jobs`); outcomes are rows in the tables.
+with an in-memory re-attach note in place of the Airflow Variable; one test runs publish under a
+real task runner (`airflow tasks test`, the note in a real Variable), SIGKILLs it right after its
+script started and runs the task instance again. SQL scripts started are counted in the stand-in
+(`/__admin/jobs`); outcomes are rows in the tables.
 """
 
 # The test schema's name is generated here (uuid hex), never user input.
 # ruff: noqa: S608
 from __future__ import annotations
 
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,6 +38,7 @@ from precinct.operators.voterfile_sql import VoterfileSqlOperator
 from precinct.voterfile import sql
 from precinct.voterfile.validation import parse_params
 from tests.integration.civis_support import FakeTI, MemoryRegistry, WorkerCrash, execute
+from tests.support import REPO, airflow_env, run_airflow
 
 pytestmark = pytest.mark.integration
 OUTPUT = "signups_matched"
@@ -184,3 +194,90 @@ def test_the_fingerprint_follows_the_sql(registry, schema):
     assert fingerprint(config(schema), datetime(2026, 11, 4, 10)) != same
     other = {**config(schema), "input_table": "voterfile_signups_small"}
     assert fingerprint(other, day) != same
+
+
+CRASH_DAG = '''
+"""Temporary DAG for test_voterfile_sql_operator: a worker crash right after publish's Civis SQL
+script run started."""
+import json
+import os
+import signal
+
+import pendulum
+from airflow.sdk import DAG
+
+from precinct.operators.voterfile_sql import VoterfileSqlOperator
+
+
+class CrashAfterStart(VoterfileSqlOperator):
+    def on_run_started(self, run, context):
+        if os.environ.get("CIVIS_TEST_CRASH") == "1":
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies, the script and note stay
+
+
+with DAG("voterfile_sql_reattach_probe", schedule=None, catchup=False,
+         start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    CrashAfterStart(task_id="publish", step="publish",
+                    config=json.loads(os.environ["CIVIS_TEST_CONFIG"]),
+                    qa={"publish": True, "match_rate": 0.9}, poll_interval=0.3)
+'''
+
+
+def test_a_publish_survives_a_killed_airflow_process(airflow_db, schema, tmp_path: Path):
+    """A real task instance (real task runner, the note in an Airflow Variable), its process
+    SIGKILLed right after publish's SQL script run started. The script waits on a lock held
+    here until the same task instance, run again, has re-attached to it (still running): one
+    script run, the 40 kept matches published once, and the note cleared."""
+    (tmp_path / "voterfile_sql_reattach_probe.py").write_text(CRASH_DAG)
+    env = {"AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path),
+           "CIVIS_TEST_CONFIG": json.dumps(config(schema))}
+    run_id = f"manual__publish_{schema}"
+    note = f"precinct_civis_run.voterfile_sql_reattach_probe.publish.-1.{run_id}"
+    task = ("tasks", "test", "voterfile_sql_reattach_probe", "publish", run_id)
+
+    def scripts() -> list[dict]:  # this test's: the probe's publish scripts it started
+        return [job for job in sql_scripts("publish") if job["id"] not in earlier]
+
+    earlier = {job["id"] for job in sql_scripts("publish")}
+    try:
+        for command in (("dags", "reserialize"),
+                        ("dags", "trigger", "voterfile_sql_reattach_probe", "--run-id", run_id)):
+            result = run_airflow(*command, extra_env=env)
+            assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+        with psycopg.connect(postgres.dsn("civis")) as lock:
+            lock.execute(f"LOCK TABLE {schema}.{OUTPUT}_all_matches IN ACCESS EXCLUSIVE MODE")
+            crashed = run_airflow(*task, extra_env={**env, "CIVIS_TEST_CRASH": "1"})
+            assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+            [script] = scripts()
+            assert [r["state"] for r in civis_standin.job_runs(script["id"])] in (
+                ["queued"], ["running"])
+
+            again = subprocess.Popen(  # this interpreter's airflow CLI
+                [sys.executable, "-m", "airflow", *task], env=airflow_env(env), cwd=REPO,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            # Should the retry start a second run (blocked on the lock), do not wait forever.
+            watchdog = threading.Timer(90, again.kill)
+            watchdog.start()
+            output = []
+            for line in again.stdout:  # the lock goes once the retry waits on the run
+                output.append(line)
+                if "Re-attaching to Civis" in line:
+                    break
+            lock.rollback()
+        rest, _ = again.communicate(timeout=300)
+        watchdog.cancel()
+        output = "".join(output) + rest
+        assert again.returncode == 0, output[-3000:]
+        assert re.search(rf"Re-attaching to Civis \S+ {script['id']} run \d+ \(running\)",
+                         output), output[-3000:]
+        [script] = scripts()
+        assert [r["state"] for r in civis_standin.job_runs(script["id"])] == ["succeeded"]
+        assert history(schema) == (40, 0)
+        with psycopg.connect(postgres.dsn("civis")) as conn:
+            assert conn.execute(f"SELECT COUNT(*) FROM {schema}.{OUTPUT}").fetchone() == (40,)
+        notes = run_airflow("variables", "list", "-o", "plain", extra_env=env).stdout
+        assert note not in notes
+    finally:
+        run_airflow("variables", "delete", note, extra_env=env)  # only if the test failed
+        run_airflow("dags", "delete", "voterfile_sql_reattach_probe", "--yes", extra_env=env)
