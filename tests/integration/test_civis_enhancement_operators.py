@@ -57,13 +57,6 @@ def seeded(devstack_env) -> None:
 
 
 @pytest.fixture
-def registry(devstack_env, monkeypatch) -> MemoryRegistry:
-    memory = MemoryRegistry()
-    monkeypatch.setattr(CivisRunOperator, "registry", memory)
-    return memory
-
-
-@pytest.fixture
 def schema(seeded):
     """A schema holding the staging tables the DAG's earlier steps would have written: the
     universe (60 sign-ups, canonical columns) and the rest (chunk_no: 20 rows per chunk)."""

@@ -42,13 +42,6 @@ from tests.support import run_airflow
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def registry(devstack_env, monkeypatch) -> MemoryRegistry:
-    memory = MemoryRegistry()
-    monkeypatch.setattr(CivisRunOperator, "registry", memory)
-    return memory
-
-
 def job(**behaviour) -> int:
     behaviour.setdefault("queued_seconds", 0.1)
     behaviour.setdefault("running_seconds", 0.6)

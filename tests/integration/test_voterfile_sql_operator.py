@@ -33,11 +33,10 @@ from airflow.sdk.exceptions import TaskDeferred
 from devstack import civis as civis_standin
 from devstack import postgres
 from devstack.seed_voterfile import MATCH_TARGET_ID, ensure_seeded
-from precinct.operators.civis import CivisRunOperator
 from precinct.operators.voterfile_sql import VoterfileSqlOperator
 from precinct.voterfile import sql
 from precinct.voterfile.validation import parse_params
-from tests.integration.civis_support import FakeTI, MemoryRegistry, WorkerCrash, execute
+from tests.integration.civis_support import FakeTI, WorkerCrash, execute
 from tests.support import REPO, airflow_env, run_airflow
 
 pytestmark = pytest.mark.integration
@@ -49,13 +48,6 @@ QA_OK = {"publish": True, "match_rate": 0.9}
 @pytest.fixture(scope="module")
 def seeded(devstack_env) -> None:
     ensure_seeded()
-
-
-@pytest.fixture
-def registry(devstack_env, monkeypatch) -> MemoryRegistry:
-    memory = MemoryRegistry()
-    monkeypatch.setattr(CivisRunOperator, "registry", memory)
-    return memory
 
 
 @pytest.fixture

@@ -36,12 +36,17 @@ class Runner:
         self.database = database
 
     def query(self, step: sql.Step) -> list[dict[str, Any]]:
-        rows = self.hook.read_sql(sql.render(step), self.database,
-                                  polling_interval=POLL_SECONDS)
-        if not rows:
-            return []
-        header, *body = rows
-        return [dict(zip(header, row, strict=True)) for row in body]
+        return read_rows(self.hook, step, self.database)
+
+
+def read_rows(hook: CivisHook, step: sql.Step, database: str,
+              poll_seconds: float = POLL_SECONDS) -> list[dict[str, Any]]:
+    """A read-only step's rows as dicts (Civis hands back a header row, then the values)."""
+    rows = hook.read_sql(sql.render(step), database, polling_interval=poll_seconds)
+    if not rows:
+        return []
+    header, *body = rows
+    return [dict(zip(header, row, strict=True)) for row in body]
 
 
 def _config(data: dict) -> MatchConfig:

@@ -218,14 +218,9 @@ class VoterfileSqlOperator(CivisQueryOperator):
         return cfg
 
     def _read(self, step: Step) -> list[dict[str, Any]]:
-        from precinct.voterfile import sql
+        from precinct.operators.voterfile import read_rows
 
-        rows = self.hook.read_sql(sql.render(step), self.database,
-                                  polling_interval=READ_POLL_SECONDS)
-        if not rows:
-            return []
-        header, *body = rows
-        return [dict(zip(header, row, strict=True)) for row in body]
+        return read_rows(self.hook, step, self.database, READ_POLL_SECONDS)
 
     def _count(self, step: Step) -> int:
         return int(self._read(step)[0]["n"])
